@@ -1,0 +1,66 @@
+import type { Preset } from '../shared/preset.ts';
+
+/** What ffprobe says about a file; the encoder module fills it. */
+export interface ProbeResult {
+  durationS: number;
+  sizeBytes: number;
+  formatName: string;
+  video: { codec: string; width: number; height: number } | null;
+  audioStreams: number;
+}
+
+export interface Prober {
+  /** Throws InputInvalidError (naming the file and the reason) when the file is not a usable video. */
+  probe(path: string, signal?: AbortSignal): Promise<ProbeResult>;
+}
+
+/** Which encoder a device uses for a preset's codec. */
+export interface EncoderChoice {
+  family: 'nvenc' | 'software';
+  /** ffmpeg encoder name: h264_nvenc, hevc_nvenc, av1_nvenc, libx264, libx265, libsvtav1, libaom-av1. */
+  name: string;
+  /** NVENC: the GPU (`-gpu N`, `-hwaccel_device N`). */
+  gpuIndex?: number;
+  /** Software: `-threads N` (simulated GPUs force 1). Overrides the preset's own `threads`. */
+  threads?: number;
+}
+
+export interface EncodeRequest {
+  inputPath: string;
+  /** Absolute temp path beside the final target; the encoder writes only here. */
+  tempPath: string;
+  preset: Preset;
+  encoder: EncoderChoice;
+  /** Source duration from the probe, for percent and ETA. */
+  durationS: number;
+}
+
+export interface EncodeProgress {
+  frame: number;
+  fps: number;
+  speed: number;
+  outTimeS: number;
+  percent: number;
+  etaS: number | null;
+}
+
+export interface EncodeHooks {
+  signal: AbortSignal;
+  onProgress(p: EncodeProgress): void;
+  /** Batches of stderr lines as ffmpeg prints them (for the job log tail). */
+  onLog?(lines: string[]): void;
+}
+
+export interface EncodeSummary {
+  stderrTail: string[];
+  encodeMs: number;
+  avgFps: number;
+}
+
+/**
+ * The only thing that runs ffmpeg. Resolves when ffmpeg exited 0; otherwise throws a named
+ * FarmError (classified from stderr), or CanceledError / the signal's reason when aborted.
+ */
+export interface Encoder {
+  encode(req: EncodeRequest, hooks: EncodeHooks): Promise<EncodeSummary>;
+}

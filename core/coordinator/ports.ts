@@ -1,0 +1,207 @@
+import type { ErrorInfo } from '../shared/errors.ts';
+import type { JobState } from '../shared/job-state.ts';
+import type { Codec, Preset } from '../shared/preset.ts';
+import type { DeviceAnnouncement } from '../shared/device.ts';
+
+/** What to do when the output target already exists when the job commits (never overwrite). */
+export type OnExists = 'skip' | 'suffix';
+
+export type BatchState = 'active' | 'paused' | 'canceled';
+
+export interface BatchRow {
+  id: number;
+  /** Idempotency key: the same submission twice maps to the same batch. */
+  key: string;
+  label: string;
+  presetId: string;
+  outDir: string | null;
+  onExists: OnExists;
+  priority: number;
+  state: BatchState;
+  createdAt: number;
+}
+
+export interface JobRow {
+  id: number;
+  batchId: number;
+  inputPath: string;
+  presetId: string;
+  /** Codec of the preset at submit time, so a claim can match device capability in SQL. */
+  codec: Codec;
+  /** Target path; the committed path may differ when on-exists=suffix picked a free name. */
+  outputPath: string;
+  onExists: OnExists;
+  priority: number;
+  state: JobState;
+  blockReason: string | null;
+  /** Attempts burned by retryable failures (requeues for device faults do not count). */
+  attempts: number;
+  /** Requeues without burning an attempt (device capacity/fault, lost lease). */
+  requeues: number;
+  /** Fencing token of the current or latest lease; 0 before the first lease. */
+  epoch: number;
+  deviceId: string | null;
+  agentId: string | null;
+  leaseExpiresAt: number | null;
+  /** Earliest time the job may be claimed again (backoff). */
+  notBefore: number;
+  percent: number;
+  fps: number;
+  speed: number;
+  etaS: number | null;
+  outTimeS: number;
+  durationS: number | null;
+  inputSize: number | null;
+  outputSize: number | null;
+  finalPath: string | null;
+  errorKind: string | null;
+  errorMessage: string | null;
+  cancelRequested: boolean;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Encode wall time of the successful attempt, ms. */
+  encodeMs: number | null;
+}
+
+export interface AttemptRow {
+  id: number;
+  jobId: number;
+  epoch: number;
+  agentId: string;
+  deviceId: string;
+  startedAt: number;
+  endedAt: number | null;
+  /** null while in flight; then 'done' | 'failed' | 'requeued' | 'blocked' | 'canceled' | 'lost' | 'skipped'. */
+  outcome: string | null;
+  errorKind: string | null;
+  errorMessage: string | null;
+  tempPath: string | null;
+}
+
+export interface NewJob {
+  inputPath: string;
+  presetId: string;
+  codec: Codec;
+  outputPath: string;
+}
+
+export interface NewBatch {
+  key: string;
+  label: string;
+  presetId: string;
+  outDir: string | null;
+  onExists: OnExists;
+  priority: number;
+}
+
+export interface ClaimRequest {
+  agentId: string;
+  deviceId: string;
+  /** Codecs the device can encode; only jobs whose codec is listed are claimable. */
+  codecs: readonly Codec[];
+  now: number;
+  leaseTtlMs: number;
+}
+
+export interface Claim {
+  job: JobRow;
+  epoch: number;
+  attemptId: number;
+}
+
+/** How an attempt ended, as the scheduler decided it. Every call is fenced by (jobId, epoch). */
+export type AttemptEnd =
+  | { to: 'done'; finalPath: string; outputSize: number; encodeMs: number }
+  | { to: 'queued'; burnAttempt: boolean; notBefore: number; error: ErrorInfo; outcome: 'requeued' | 'lost' }
+  | { to: 'failed'; error: ErrorInfo; outcome: 'failed' | 'skipped' }
+  | { to: 'blocked'; error: ErrorInfo }
+  | { to: 'canceled'; error: ErrorInfo }
+  | { to: 'paused' };
+
+export type FencedResult = 'ok' | 'stale';
+
+export interface ProgressUpdate {
+  percent: number;
+  fps: number;
+  speed: number;
+  outTimeS: number;
+  etaS: number | null;
+}
+
+export interface JobFilter {
+  batchId?: number;
+  states?: readonly JobState[];
+  limit?: number;
+}
+
+export interface DeviceRow extends DeviceAnnouncement {
+  agentId: string;
+  updatedAt: number;
+}
+
+/**
+ * The persistence the coordinator needs. The SQLite implementation lives in `store/`; every write
+ * is one `BEGIN IMMEDIATE` transaction, and every write about in-flight work is fenced by epoch.
+ */
+export interface JobStore {
+  close(): void;
+
+  findBatchByKey(key: string): BatchRow | undefined;
+  createBatch(batch: NewBatch, now: number): BatchRow;
+  /** Inserts jobs not already in the batch (same input path); returns the ids of all given jobs. */
+  addJobs(batchId: number, jobs: readonly NewJob[], now: number): number[];
+  getBatch(id: number): BatchRow | undefined;
+  listBatches(limit: number): BatchRow[];
+  getJob(id: number): JobRow | undefined;
+  listJobs(filter: JobFilter): JobRow[];
+  listAttempts(jobId: number): AttemptRow[];
+
+  /**
+   * In one transaction: picks the best claimable job (state queued, batch active, codec in
+   * `codecs`, notBefore <= now; order priority DESC then id ASC), bumps its epoch, sets it leased
+   * to this agent/device with leaseExpiresAt = now + ttl, and inserts an attempt row.
+   */
+  claimNext(req: ClaimRequest): Claim | undefined;
+  /** leased → running; records the attempt's temp path and the source facts. */
+  markRunning(jobId: number, epoch: number, info: { tempPath: string; durationS: number; inputSize: number }, now: number): FencedResult;
+  /** running → verifying. */
+  markVerifying(jobId: number, epoch: number): FencedResult;
+  updateProgress(jobId: number, epoch: number, p: ProgressUpdate): FencedResult;
+  renewLease(jobId: number, epoch: number, leaseExpiresAt: number): FencedResult;
+  /** Ends the attempt and moves the job; a second call for the same (job, epoch) returns 'stale'. */
+  endAttempt(jobId: number, epoch: number, end: AttemptEnd, now: number): FencedResult;
+  /** Keeps the last `keep` lines per job. */
+  appendLog(jobId: number, lines: readonly string[], now: number, keep?: number): void;
+  logTail(jobId: number, limit: number): string[];
+
+  /**
+   * Jobs in leased/running/verifying whose agent `isAlive` says is gone, or whose lease expired
+   * before `now`: each is requeued (outcome 'lost', no attempt burned) and returned with the temp
+   * path of its dead attempt so the caller can delete it.
+   */
+  recoverLost(isAlive: (agentId: string) => boolean, now: number): { jobId: number; tempPath: string | null }[];
+  /** Earliest notBefore of a queued job in an active batch, if any is later than now. */
+  nextWakeAt(now: number): number | undefined;
+
+  /** queued/paused/blocked/failed → canceled now; in-flight jobs get cancelRequested. Returns changed ids. */
+  cancelJobs(ids: readonly number[], now: number): number[];
+  /** queued → paused; in-flight jobs are left to finish. */
+  pauseJobs(ids: readonly number[]): number[];
+  /** paused/blocked → queued. */
+  resumeJobs(ids: readonly number[], now: number): number[];
+  /** failed/canceled/blocked → queued with attempts reset to 0. */
+  retryJobs(ids: readonly number[], now: number): number[];
+  setBatchState(batchId: number, state: BatchState): void;
+  /** In-flight jobs with cancelRequested set (another process asked to cancel them). */
+  listCancelRequested(): JobRow[];
+  /** Cheap change counter (`PRAGMA data_version`): moves when another connection wrote. */
+  dataVersion(): number;
+
+  listUserPresets(): Preset[];
+  saveUserPreset(preset: Preset, now: number): void;
+  deleteUserPreset(id: string): boolean;
+
+  upsertDevices(agentId: string, devices: readonly DeviceAnnouncement[], now: number): void;
+  listDevices(): DeviceRow[];
+}

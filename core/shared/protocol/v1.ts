@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { DeviceAnnouncementSchema, DeviceStateSchema, LimitGroupSchema } from '../device.ts';
+import { ERROR_KINDS } from '../errors.ts';
+
+/**
+ * Agent ⇄ coordinator messages, version 1. Every in-flight message carries the lease epoch so the
+ * coordinator can fence stale work. A job reaches an agent as (input, preset id, output path):
+ * there is deliberately no field for ffmpeg arguments or commands.
+ */
+export const PROTOCOL_VERSION = 1;
+
+const jobRef = { jobId: z.number().int().positive(), epoch: z.number().int().positive() };
+
+export const HelloSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('hello'),
+  agentId: z.string().min(1).max(200),
+  hostname: z.string().max(255),
+  pid: z.number().int().nonnegative(),
+  devices: z.array(DeviceAnnouncementSchema),
+  limitGroups: z.array(LimitGroupSchema).default([]),
+  tags: z.array(z.string().max(64)).default([]),
+});
+
+export const DeviceUpdateSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('device-update'),
+  deviceId: z.string().min(1),
+  slots: z.number().int().min(0),
+  state: DeviceStateSchema,
+  reason: z.string().max(500).optional(),
+});
+
+export const StartedSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('started'),
+  ...jobRef,
+  /** Where the agent is writing; recorded so a dead attempt's temp file can be cleaned. */
+  tempPath: z.string().min(1),
+  source: z.object({ durationS: z.number().nonnegative(), sizeBytes: z.number().int().nonnegative() }),
+});
+
+export const ProgressSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('progress'),
+  ...jobRef,
+  frame: z.number().int().nonnegative(),
+  fps: z.number().nonnegative(),
+  speed: z.number().nonnegative(),
+  outTimeS: z.number().nonnegative(),
+  percent: z.number().min(0).max(100),
+  etaS: z.number().nonnegative().nullable(),
+});
+
+export const LogSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('log'),
+  ...jobRef,
+  lines: z.array(z.string().max(4000)).max(200),
+});
+
+export const ResultSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('result'),
+  ...jobRef,
+  outcome: z.discriminatedUnion('ok', [
+    z.object({
+      ok: z.literal(true),
+      /** Verified, fsynced temp file beside the target; the coordinator commits it. */
+      tempPath: z.string().min(1),
+      outputSize: z.number().int().nonnegative(),
+      encodeMs: z.number().nonnegative(),
+      avgFps: z.number().nonnegative(),
+    }),
+    z.object({
+      ok: z.literal(false),
+      error: z.object({ kind: z.enum(ERROR_KINDS), message: z.string().max(4000) }),
+    }),
+  ]),
+});
+
+export const AgentMessageSchema = z.discriminatedUnion('type', [
+  HelloSchema,
+  DeviceUpdateSchema,
+  StartedSchema,
+  ProgressSchema,
+  LogSchema,
+  ResultSchema,
+]);
+
+export const AssignSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('assign'),
+  ...jobRef,
+  deviceId: z.string().min(1),
+  input: z.object({ path: z.string().min(1) }),
+  presetId: z.string().min(1),
+  /** Final path the output should end up at; the agent writes a temp file beside it. */
+  output: z.object({ path: z.string().min(1) }),
+  /** Epoch-ms after which the agent stops this work unless the lease was renewed. */
+  leaseExpiresAt: z.number().int(),
+});
+
+export const CancelSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('cancel'),
+  ...jobRef,
+  reason: z.string().max(500),
+});
+
+export const AckSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('ack'),
+  ...jobRef,
+  /** `conflict`: the epoch is stale; the agent must drop the work and its temp file. */
+  status: z.enum(['ok', 'conflict']),
+});
+
+export const CoordinatorMessageSchema = z.discriminatedUnion('type', [AssignSchema, CancelSchema, AckSchema]);
+
+export type Hello = z.infer<typeof HelloSchema>;
+export type DeviceUpdate = z.infer<typeof DeviceUpdateSchema>;
+export type Started = z.infer<typeof StartedSchema>;
+export type Progress = z.infer<typeof ProgressSchema>;
+export type Log = z.infer<typeof LogSchema>;
+export type Result = z.infer<typeof ResultSchema>;
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+export type Assign = z.infer<typeof AssignSchema>;
+export type Cancel = z.infer<typeof CancelSchema>;
+export type Ack = z.infer<typeof AckSchema>;
+export type CoordinatorMessage = z.infer<typeof CoordinatorMessageSchema>;
