@@ -1,4 +1,5 @@
-import type { Preset } from '../shared/preset.ts';
+import type { Codec, Preset } from '../shared/preset.ts';
+import type { DeviceAnnouncement } from '../shared/device.ts';
 
 /** What ffprobe says about a file; the encoder module fills it. */
 export interface ProbeResult {
@@ -63,4 +64,13 @@ export interface EncodeSummary {
  */
 export interface Encoder {
   encode(req: EncodeRequest, hooks: EncodeHooks): Promise<EncodeSummary>;
+}
+
+/** A device this agent owns, with the encoder it uses per codec (from device discovery). */
+export interface AgentDevice extends DeviceAnnouncement {
+  encoderFor(codec: Codec): EncoderChoice | undefined;
+}
+
+export interface PresetLookup {
+  get(id: string): Preset | undefined;
 }

@@ -79,8 +79,16 @@ export const ResultSchema = z.object({
   ]),
 });
 
+/** Sent every few seconds; renews the leases of everything the agent is working on. */
+export const HeartbeatSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('heartbeat'),
+  leases: z.array(z.object(jobRef)).max(1000),
+});
+
 export const AgentMessageSchema = z.discriminatedUnion('type', [
   HelloSchema,
+  HeartbeatSchema,
   DeviceUpdateSchema,
   StartedSchema,
   ProgressSchema,
@@ -119,6 +127,7 @@ export const AckSchema = z.object({
 export const CoordinatorMessageSchema = z.discriminatedUnion('type', [AssignSchema, CancelSchema, AckSchema]);
 
 export type Hello = z.infer<typeof HelloSchema>;
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
 export type DeviceUpdate = z.infer<typeof DeviceUpdateSchema>;
 export type Started = z.infer<typeof StartedSchema>;
 export type Progress = z.infer<typeof ProgressSchema>;

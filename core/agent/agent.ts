@@ -1,0 +1,128 @@
+import PQueue from 'p-queue';
+import type { Clock, TimerHandle } from '../shared/clock.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { LimitGroup } from '../shared/device.ts';
+import { CanceledError, LeaseLostError } from '../shared/errors.ts';
+import {
+  CoordinatorMessageSchema,
+  PROTOCOL_VERSION,
+  type AgentMessage,
+  type Assign,
+} from '../shared/protocol/index.ts';
+import type { AgentDevice } from './ports.ts';
+import { runJob, type JobRunnerDeps } from './job-runner.ts';
+
+export interface AgentDeps extends JobRunnerDeps {
+  agentId: string;
+  hostname: string;
+  pid: number;
+  devices: readonly AgentDevice[];
+  limitGroups: readonly LimitGroup[];
+  logger: Logger;
+  /** @default 10000 — how often leases are renewed. */
+  heartbeatMs?: number;
+  tags?: string[];
+}
+
+interface InFlight {
+  assign: Assign;
+  controller: AbortController;
+  /** Set when the coordinator said our epoch is stale: drop the work, send nothing. */
+  dropped: boolean;
+}
+
+export type Agent = ReturnType<typeof createAgent>;
+
+/**
+ * Owns this machine's devices and runs what the coordinator assigns, one p-queue per device.
+ * It speaks only protocol messages, even in-process, so a remote agent is the same code plus a
+ * transport.
+ */
+export function createAgent(deps: AgentDeps) {
+  const { clock, logger } = deps;
+  const heartbeatMs = deps.heartbeatMs ?? 10_000;
+  const queues = new Map(deps.devices.map((d) => [d.id, new PQueue({ concurrency: Math.max(1, d.slots) })]));
+  const byId = new Map(deps.devices.map((d) => [d.id, d]));
+  const inFlight = new Map<number, InFlight>();
+  let send: (msg: AgentMessage) => void = () => {};
+  let heartbeat: TimerHandle | undefined;
+
+  function beat(): void {
+    const leases = [...inFlight.values()].filter((f) => !f.dropped).map((f) => ({ jobId: f.assign.jobId, epoch: f.assign.epoch }));
+    if (leases.length) send({ v: PROTOCOL_VERSION, type: 'heartbeat', leases });
+    heartbeat = clock.setTimeout(beat, heartbeatMs);
+  }
+
+  function onAssign(a: Assign): void {
+    const device = byId.get(a.deviceId);
+    const queue = queues.get(a.deviceId);
+    const flight: InFlight = { assign: a, controller: new AbortController(), dropped: false };
+    inFlight.set(a.jobId, flight);
+    if (!device || !queue) {
+      finish(flight, { ok: false, error: { kind: 'device-fault', message: `device ${a.deviceId} is not on this agent` } });
+      return;
+    }
+    void queue.add(async () => {
+      const ref = { v: PROTOCOL_VERSION, jobId: a.jobId, epoch: a.epoch } as const;
+      const outcome = await runJob(deps, a, device, {
+        signal: flight.controller.signal,
+        onStarted: (tempPath, source) =>
+          send({ ...ref, type: 'started', tempPath, source: { durationS: source.durationS, sizeBytes: source.sizeBytes } }),
+        onProgress: (p) => !flight.dropped && send({ ...ref, type: 'progress', ...p }),
+        onLog: (lines) => !flight.dropped && send({ ...ref, type: 'log', lines: lines.slice(-200).map((l) => l.slice(0, 4000)) }),
+      });
+      finish(flight, outcome);
+    });
+  }
+
+  function finish(flight: InFlight, outcome: Parameters<typeof resultOf>[1]): void {
+    if (inFlight.get(flight.assign.jobId) === flight) inFlight.delete(flight.assign.jobId);
+    if (flight.dropped) return;
+    send(resultOf(flight.assign, outcome));
+  }
+
+  function receive(raw: unknown): void {
+    const parsed = CoordinatorMessageSchema.safeParse(raw);
+    if (!parsed.success) return logger.warn('invalid coordinator message dropped', { issues: parsed.error.issues.slice(0, 3) });
+    const msg = parsed.data;
+    if (msg.type === 'assign') return onAssign(msg);
+    const flight = inFlight.get(msg.jobId);
+    if (!flight || flight.assign.epoch !== msg.epoch) return;
+    if (msg.type === 'cancel') flight.controller.abort(new CanceledError(msg.reason));
+    if (msg.type === 'ack' && msg.status === 'conflict') {
+      flight.dropped = true;
+      flight.controller.abort(new LeaseLostError(`job ${msg.jobId}: lease epoch ${msg.epoch} is stale; work dropped`));
+    }
+  }
+
+  return {
+    receive,
+    /** Starts talking: announces the devices and begins heartbeats. */
+    connect(transport: (msg: AgentMessage) => void): void {
+      send = transport;
+      send({
+        v: PROTOCOL_VERSION,
+        type: 'hello',
+        agentId: deps.agentId,
+        hostname: deps.hostname,
+        pid: deps.pid,
+        devices: deps.devices.map(({ encoderFor: _e, ...announcement }) => announcement),
+        limitGroups: [...deps.limitGroups],
+        tags: deps.tags ?? [],
+      });
+      heartbeat = clock.setTimeout(beat, heartbeatMs);
+    },
+    /** Number of assignments held (queued on a device or encoding). */
+    inFlight: () => inFlight.size,
+    /** Aborts everything and waits for the encodes to stop and their temp files to go. */
+    async close(reason = 'agent shutting down'): Promise<void> {
+      if (heartbeat) clock.clearTimeout(heartbeat);
+      for (const f of inFlight.values()) f.controller.abort(new CanceledError(reason));
+      await Promise.all([...queues.values()].map((q) => q.onIdle()));
+    },
+  };
+}
+
+function resultOf(a: Assign, outcome: Awaited<ReturnType<typeof runJob>>): AgentMessage {
+  return { v: PROTOCOL_VERSION, type: 'result', jobId: a.jobId, epoch: a.epoch, outcome };
+}

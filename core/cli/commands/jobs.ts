@@ -1,0 +1,114 @@
+import path from 'node:path';
+import type { JobStore } from '../../coordinator/ports.ts';
+import { JOB_STATES } from '../../shared/job-state.ts';
+import { openData, UsageError, type CommonOptions, type Terminal } from '../context.ts';
+import { formatBytes, printable, renderTable } from '../format.ts';
+import { EXIT, superviseBatch, withFarmSession, type FarmOptions } from '../farm-session.ts';
+
+function parseIds(raw: readonly string[], what: string): number[] {
+  if (raw.length === 0) throw new UsageError(`give at least one ${what} id (see \`encodefarm status\`)`);
+  return raw.map((r) => {
+    const n = Number(r);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`"${r}" is not a ${what} id`);
+    return n;
+  });
+}
+
+/** `encodefarm status`: recent batches with counts per state, then the jobs of one batch. */
+export function runStatus(opts: CommonOptions & { batch?: string; limit?: string }, term: Terminal): number {
+  const data = openData(opts, term);
+  try {
+    const { store } = data;
+    const batches = store.listBatches(Number(opts.limit ?? 10));
+    if (batches.length === 0) {
+      term.out('No batches yet. Try `encodefarm demo` or `encodefarm encode <files> --preset h264-fast`.\n');
+      return EXIT.ok;
+    }
+    const rows = batches.map((b) => {
+      const jobs = store.listJobs({ batchId: b.id });
+      const counts = JOB_STATES.map((s) => [s, jobs.filter((j) => j.state === s).length] as const).filter(([, n]) => n > 0);
+      return [String(b.id), new Date(b.createdAt).toISOString().slice(0, 19).replace('T', ' '), b.state, b.presetId, printable(b.label), counts.map(([s, n]) => `${n} ${s}`).join(', ')];
+    });
+    term.out(renderTable(['batch', 'created', 'state', 'preset', 'inputs', 'jobs'], rows) + '\n\n');
+    const batchId = opts.batch ? parseIds([opts.batch], 'batch')[0]! : batches[0]!.id;
+    const jobs = store.listJobs({ batchId });
+    term.out(`Jobs of batch ${batchId}:\n`);
+    const jobRows = jobs.map((j) => [
+      String(j.id),
+      printable(path.basename(j.inputPath)),
+      j.state,
+      j.state === 'running' ? `${j.percent.toFixed(0)}%` : '',
+      j.deviceId ?? '-',
+      `${formatBytes(j.inputSize)} → ${formatBytes(j.outputSize)}`,
+      printable(j.state === 'done' ? (j.finalPath ?? '') : (j.errorMessage ?? j.blockReason ?? '')),
+    ]);
+    term.out(renderTable(['job', 'file', 'state', 'progress', 'device', 'size in → out', 'output / reason'], jobRows) + '\n');
+    return EXIT.ok;
+  } finally {
+    data.store.close();
+    data.closeLog();
+  }
+}
+
+type Action = 'cancel' | 'pause' | 'resume';
+
+/** `encodefarm cancel|pause|resume <ids…> [--batch]`: a running `encode` picks the change up. */
+export function runJobAction(action: Action, rawIds: readonly string[], opts: CommonOptions & { batch?: boolean }, term: Terminal): number {
+  const ids = parseIds(rawIds, opts.batch ? 'batch' : 'job');
+  const data = openData(opts, term);
+  try {
+    const jobIds = opts.batch ? batchJobs(data.store, ids) : ids;
+    if (opts.batch) for (const id of ids) setBatch(data.store, id, action);
+    const now = Date.now();
+    const changed =
+      action === 'cancel' ? data.store.cancelJobs(jobIds, now) : action === 'pause' ? data.store.pauseJobs(jobIds) : data.store.resumeJobs(jobIds, now);
+    term.out(`${action}: ${changed.length} job(s) changed${changed.length ? ` (${changed.join(', ')})` : ''}\n`);
+    return changed.length > 0 || opts.batch ? EXIT.ok : EXIT.failed;
+  } finally {
+    data.store.close();
+    data.closeLog();
+  }
+}
+
+function batchJobs(store: JobStore, batchIds: readonly number[]): number[] {
+  return batchIds.flatMap((b) => {
+    if (!store.getBatch(b)) throw new UsageError(`no batch ${b}`);
+    return store.listJobs({ batchId: b }).map((j) => j.id);
+  });
+}
+
+function setBatch(store: JobStore, id: number, action: Action): void {
+  store.setBatchState(id, action === 'cancel' ? 'canceled' : action === 'pause' ? 'paused' : 'active');
+}
+
+/** `encodefarm retry <ids…> [--batch]`: puts failed, canceled or blocked jobs back and runs them. */
+export async function runRetry(rawIds: readonly string[], opts: FarmOptions & { batch?: boolean }, term: Terminal, signal?: AbortSignal): Promise<number> {
+  const ids = parseIds(rawIds, opts.batch ? 'batch' : 'job');
+  return withFarmSession(opts, term, async (session) => {
+    const { store } = session.data;
+    const jobIds = opts.batch ? batchJobs(store, ids) : ids;
+    const batches = [...new Set(jobIds.map((id) => store.getJob(id)?.batchId).filter((b): b is number => b !== undefined))];
+    if (batches.length === 0) throw new UsageError(`no such job: ${ids.join(', ')}`);
+    let code: number = EXIT.ok;
+    for (const batchId of batches) {
+      const mine = jobIds.filter((id) => store.getJob(id)?.batchId === batchId);
+      code = Math.max(
+        code,
+        await superviseBatch(
+          session,
+          term,
+          () => {
+            store.setBatchState(batchId, 'active');
+            const changed = session.farm.coordinator.retryJobs(mine);
+            term.err(`retrying ${changed.length} job(s) of batch ${batchId}\n`);
+            return batchId;
+          },
+          [],
+          signal,
+        ),
+      );
+      if (code === EXIT.interrupted) break;
+    }
+    return code;
+  });
+}

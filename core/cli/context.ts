@@ -1,0 +1,90 @@
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { jsonLogger, type Logger } from '../shared/logger.ts';
+import type { JobStore } from '../coordinator/ports.ts';
+import { openSqliteStore } from '../coordinator/store/sqlite-store.ts';
+import { dbFileIn, resolveDataDir } from '../coordinator/store/data-dir.ts';
+import { locateFfmpeg, type FfmpegInstall } from '../agent/devices/locate-ffmpeg.ts';
+import { buildLocalDevices, type DeviceSet } from '../agent/devices/device-set.ts';
+
+/** Options every command that touches the farm's data accepts. */
+export interface CommonOptions {
+  dataDir?: string;
+  ffmpeg?: string;
+  ffprobe?: string;
+}
+
+export interface DeviceOptions {
+  gpus?: string;
+  cpuSlots?: string;
+  simulateGpus?: string;
+  gpuSessions?: string;
+}
+
+export interface Terminal {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  tty: boolean;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export const processTerminal = (): Terminal => ({
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  tty: Boolean(process.stdout.isTTY),
+  env: process.env,
+  cwd: process.cwd(),
+});
+
+/** A usage mistake: printed with the command's help hint, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface OpenedData {
+  dataDir: string;
+  store: JobStore;
+  logger: Logger;
+  closeLog(): void;
+}
+
+/** Opens the data dir's database and a JSON-lines log file beside it. */
+export function openData(opts: CommonOptions, term: Terminal): OpenedData {
+  const dataDir = resolveDataDir({ flag: opts.dataDir, env: term.env });
+  const store = openSqliteStore({ file: dbFileIn(dataDir) });
+  const log = createWriteStream(path.join(dataDir, 'encodefarm.log'), { flags: 'a' });
+  const logger = jsonLogger((line) => log.write(line), term.env.ENCODEFARM_LOG_LEVEL === 'debug' ? 'debug' : 'info');
+  return { dataDir, store, logger, closeLog: () => log.end() };
+}
+
+export function findFfmpeg(opts: CommonOptions, term: Terminal): Promise<FfmpegInstall> {
+  return locateFfmpeg({ ffmpegPath: opts.ffmpeg, ffprobePath: opts.ffprobe, env: term.env });
+}
+
+export function parseIntOption(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name}: expected a whole number >= ${min}, got "${value}"`);
+  return n;
+}
+
+/** `--gpus 0,2` / `--gpus none` / absent (all). */
+export function parseGpus(value: string | undefined): number[] | 'none' | undefined {
+  if (value === undefined || value === 'all') return undefined;
+  if (value === 'none') return 'none';
+  const list = value.split(',').map((s) => s.trim());
+  if (list.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--gpus: expected "all", "none" or indexes like 0,1; got "${value}"`);
+  return list.map(Number);
+}
+
+export function discoverDevices(ffmpeg: FfmpegInstall, opts: DeviceOptions, term: Terminal): Promise<DeviceSet> {
+  return buildLocalDevices({
+    ffmpeg,
+    gpus: parseGpus(opts.gpus),
+    cpuSlots: parseIntOption('cpu-slots', opts.cpuSlots, 0),
+    simulateGpus: parseIntOption('simulate-gpus', opts.simulateGpus, 0),
+    gpuSessions: parseIntOption('gpu-sessions', opts.gpuSessions, 1),
+    env: term.env,
+  });
+}

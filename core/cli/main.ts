@@ -1,0 +1,113 @@
+import { Command, Option, CommanderError } from 'commander';
+import { processTerminal, UsageError, type Terminal } from './context.ts';
+import { runEncode } from './commands/encode.ts';
+import { runDemo } from './commands/demo.ts';
+import { runDevices } from './commands/devices.ts';
+import { runPresets } from './commands/presets.ts';
+import { runJobAction, runRetry, runStatus } from './commands/jobs.ts';
+
+type Opts = Record<string, string | boolean | undefined>;
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'where the queue database lives (default: OS user-data dir; env ENCODEFARM_DATA_DIR)')
+    .option('--ffmpeg <path>', 'ffmpeg binary to use (default: PATH, then the bundled one)')
+    .option('--ffprobe <path>', 'ffprobe binary to use');
+}
+
+function deviceOptions(cmd: Command): Command {
+  return cmd
+    .option('--gpus <list>', 'GPU indexes to use: all, none, or e.g. 0,1', 'all')
+    .option('--cpu-slots <n>', 'concurrent software encodes on the CPU (default: 1 when no GPU works, else 0)')
+    .option('--simulate-gpus <n>', 'add N simulated GPUs (software encoder, -threads 1) to see multi-GPU scheduling')
+    .option('--gpu-sessions <n>', 'concurrent encodes per real GPU (default 3; GeForce cards share 8 per host)');
+}
+
+function farmOptions(cmd: Command): Command {
+  return deviceOptions(common(cmd))
+    .addOption(new Option('--retry-base-ms <ms>').hideHelp())
+    .addOption(new Option('--stall-timeout <s>', 'kill an encode whose output time has not moved for this many seconds').default(undefined));
+}
+
+/** Builds the CLI; each action stores its exit code in `result`. */
+export function buildProgram(term: Terminal, signal: AbortSignal, result: { code: number }): Command {
+  const program = new Command('encodefarm')
+    .description('Encode video files across every local GPU (or the CPU), with verified outputs.')
+    .exitOverride()
+    .configureOutput({ writeOut: term.out, writeErr: term.err })
+    .showHelpAfterError('(run with --help for usage)');
+  const run = (p: Promise<number> | number) => Promise.resolve(p).then((code) => void (result.code = code));
+
+  farmOptions(program.command('encode').argument('<inputs...>', 'files, folders (scanned recursively) or quoted globs'))
+    .description('encode files through the farm and wait until every output is verified')
+    .option('-p, --preset <id|file.json>', 'preset id (see `encodefarm presets`) or a preset JSON file', 'h264-fast')
+    .option('-o, --out <dir>', 'output folder (default: beside each source)')
+    .option('--priority <n>', 'higher runs first', '0')
+    .option('--on-exists <policy>', 'when the output exists: skip (default) or suffix; never overwrite', 'skip')
+    .action((inputs: string[], o: Opts) => run(runEncode(inputs, o as never, term, signal)));
+
+  farmOptions(program.command('demo'))
+    .description('make a few short clips and encode them through the farm')
+    .option('-p, --preset <id>', 'preset id', 'h264-fast')
+    .option('--count <n>', 'number of clips', '4')
+    .option('--seconds <n>', 'length of each clip', '4')
+    .option('--dir <dir>', 'where clips and outputs go (default: <data-dir>/demo)')
+    .action((o: Opts) => run(runDemo(o as never, term, signal)));
+
+  deviceOptions(common(program.command('devices')))
+    .description('which ffmpeg, which encoders, which GPUs, and what works')
+    .option('--json', 'machine-readable output')
+    .action((o: Opts) => run(runDevices(o as never, term)));
+
+  common(program.command('presets').argument('[action]', 'list | show <id> | add <file.json> | rm <id>').argument('[arg]'))
+    .description('list, show, add or remove presets')
+    .action((action: string | undefined, arg: string | undefined, o: Opts) => run(runPresets(action, arg, o as never, term)));
+
+  common(program.command('status'))
+    .description('recent batches and the jobs of one batch')
+    .option('--batch <id>', 'batch to list jobs of (default: the latest)')
+    .option('--limit <n>', 'how many batches', '10')
+    .action((o: Opts) => run(runStatus(o as never, term)));
+
+  farmOptions(program.command('retry').argument('<ids...>'))
+    .description('put failed, canceled or blocked jobs back in the queue and run them')
+    .option('--batch', 'the ids are batch ids')
+    .action((ids: string[], o: Opts) => run(runRetry(ids, o as never, term, signal)));
+
+  for (const action of ['cancel', 'pause', 'resume'] as const) {
+    common(program.command(action).argument('<ids...>'))
+      .description(`${action} jobs (a running encode picks it up within a second)`)
+      .option('--batch', 'the ids are batch ids')
+      .action((ids: string[], o: Opts) => run(runJobAction(action, ids, o as never, term)));
+  }
+  return program;
+}
+
+/** Entry point: parses argv, runs one command, returns the exit code. */
+export async function main(argv: readonly string[], term: Terminal = processTerminal()): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const result = { code: 0 };
+  try {
+    const program = buildProgram(term, controller.signal, result);
+    if (argv.length === 0) {
+      program.outputHelp();
+      return 2;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return result.code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      term.err(`encodefarm: ${err.message}\n`);
+      return 2;
+    }
+    term.err(`encodefarm: ${(err as Error).message ?? String(err)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

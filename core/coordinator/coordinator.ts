@@ -1,0 +1,445 @@
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import type { Clock, TimerHandle } from '../shared/clock.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Preset } from '../shared/preset.ts';
+import { ACTIVE_STATES } from '../shared/job-state.ts';
+import { OutputExistsError, errorFromInfo, toFarmError, type FarmError } from '../shared/errors.ts';
+import {
+  AgentMessageSchema,
+  PROTOCOL_VERSION,
+  type AgentMessage,
+  type CoordinatorMessage,
+  type Hello,
+  type Result,
+} from '../shared/protocol/index.ts';
+import type { AttemptEnd, BatchRow, JobRow, JobStore, OnExists } from './ports.ts';
+import { DevicePool, DEFAULT_QUARANTINE_AFTER, type PoolDevice } from './device-pool.ts';
+import { decideAttemptEnd, type FailurePolicy } from './failure-policy.ts';
+import { DEFAULT_BACKOFF } from './backoff.ts';
+import { commitOutput } from './output-commit.ts';
+import { removeJobTemps } from './temp-cleanup.ts';
+
+/** The narrow view of the preset catalog the coordinator needs. */
+export interface PresetSource {
+  get(id: string): Preset | undefined;
+}
+
+export interface CoordinatorConfig {
+  /** @default 60000 — a lease not renewed by a heartbeat within this is lost. */
+  leaseTtlMs: number;
+  /** @default 1000 — how often to look for changes other processes made (cancel, retry). */
+  pollMs: number;
+  failure: FailurePolicy;
+  /** @default 3 */
+  quarantineAfter: number;
+}
+
+export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
+  leaseTtlMs: 60_000,
+  pollMs: 1000,
+  failure: { ...DEFAULT_BACKOFF, maxRequeues: 20 },
+  quarantineAfter: DEFAULT_QUARANTINE_AFTER,
+};
+
+export interface CoordinatorDeps {
+  store: JobStore;
+  clock: Clock;
+  logger: Logger;
+  presets: PresetSource;
+  config?: Partial<CoordinatorConfig>;
+  random?: () => number;
+  /** Whether an agent not connected here is still alive (e.g. a local agent of another process). */
+  isForeignAgentAlive?: (agentId: string) => boolean;
+}
+
+export interface Submission {
+  key: string;
+  label: string;
+  presetId: string;
+  outDir: string | null;
+  onExists: OnExists;
+  priority: number;
+  jobs: { inputPath: string; outputPath: string }[];
+}
+
+export interface SubmitResult {
+  batch: BatchRow;
+  jobIds: number[];
+  /** True when the key matched an earlier submission, which is continued instead of repeated. */
+  resumed: boolean;
+}
+
+export interface CoordinatorEvents {
+  job: [JobRow];
+  device: [PoolDevice];
+  agent: [{ agentId: string; connected: boolean }];
+}
+
+/** One connected agent, from the coordinator's side of whatever transport carries it. */
+export interface AgentConnection {
+  receive(raw: unknown): void;
+  /** The transport is gone: its in-flight work is requeued at once. */
+  close(): Promise<void>;
+}
+
+export type Coordinator = ReturnType<typeof createCoordinator>;
+
+/**
+ * The queue's owner: takes submissions, pushes assignments to agents the moment a slot frees,
+ * fences every agent message by lease epoch, classifies failures, commits verified outputs.
+ */
+export function createCoordinator(deps: CoordinatorDeps) {
+  const { store, clock, logger, presets } = deps;
+  const config: CoordinatorConfig = { ...DEFAULT_COORDINATOR_CONFIG, ...deps.config };
+  const random = deps.random ?? Math.random;
+  const events = new EventEmitter<CoordinatorEvents>();
+  const pool = new DevicePool(config.quarantineAfter);
+  const agents = new Map<string, (msg: CoordinatorMessage) => void>();
+  const pendingResults = new Set<Promise<void>>();
+  let wakeTimer: TimerHandle | undefined;
+  let pollTimer: TimerHandle | undefined;
+  let lastDataVersion = store.dataVersion();
+  let lastLeaseCheck = clock.now();
+  let dispatching = false;
+  let again = false;
+  let closed = false;
+
+  const isAlive = (agentId: string) => agents.has(agentId) || (deps.isForeignAgentAlive?.(agentId) ?? false);
+
+  function send(agentId: string, msg: CoordinatorMessage): void {
+    agents.get(agentId)?.(msg);
+  }
+
+  function emitJob(jobId: number): void {
+    const job = store.getJob(jobId);
+    if (job) events.emit('job', job);
+  }
+
+  function conflict(agentId: string, jobId: number, epoch: number): void {
+    send(agentId, { v: PROTOCOL_VERSION, type: 'ack', jobId, epoch, status: 'conflict' });
+  }
+
+  /** Fills every free slot, highest priority first; runs again if called while running. */
+  function dispatch(): void {
+    if (closed) return;
+    if (dispatching) {
+      again = true;
+      return;
+    }
+    dispatching = true;
+    try {
+      do {
+        again = false;
+        while (claimOne()) again = false;
+      } while (again);
+    } finally {
+      dispatching = false;
+    }
+    scheduleWake();
+  }
+
+  function claimOne(): boolean {
+    const now = clock.now();
+    for (const device of pool.withFreeSlot()) {
+      const claim = store.claimNext({
+        agentId: device.agentId,
+        deviceId: device.id,
+        codecs: device.codecs,
+        now,
+        leaseTtlMs: config.leaseTtlMs,
+      });
+      if (!claim) continue;
+      const { job, epoch } = claim;
+      if (job.onExists === 'skip' && existsSync(job.outputPath)) {
+        // Nothing to gain from an encode whose result could not be placed.
+        const err = new OutputExistsError(`${job.outputPath}: already exists, left untouched (use --on-exists suffix to keep both)`);
+        store.endAttempt(job.id, epoch, { to: 'failed', error: err.toInfo(), outcome: 'skipped' }, now);
+        emitJob(job.id);
+        return true;
+      }
+      pool.occupy(device.key, job.id);
+      send(device.agentId, {
+        v: PROTOCOL_VERSION,
+        type: 'assign',
+        jobId: job.id,
+        epoch,
+        deviceId: device.id,
+        input: { path: job.inputPath },
+        presetId: job.presetId,
+        output: { path: job.outputPath },
+        leaseExpiresAt: now + config.leaseTtlMs,
+      });
+      emitJob(job.id);
+      return true;
+    }
+    return false;
+  }
+
+  function scheduleWake(): void {
+    if (wakeTimer) clock.clearTimeout(wakeTimer);
+    wakeTimer = undefined;
+    const now = clock.now();
+    const at = store.nextWakeAt(now);
+    if (at !== undefined && !closed) wakeTimer = clock.setTimeout(dispatch, Math.max(0, at - now));
+  }
+
+  function onHello(agentId: string, hello: Hello): void {
+    pool.register(agentId, hello.devices, hello.limitGroups);
+    store.upsertDevices(agentId, hello.devices, clock.now());
+    events.emit('agent', { agentId, connected: true });
+    for (const d of pool.list()) if (d.agentId === agentId) events.emit('device', d);
+    logger.info('agent connected', { agentId, devices: hello.devices.map((d) => d.id) });
+    dispatch();
+  }
+
+  function onMessage(agentId: string, msg: AgentMessage): void {
+    switch (msg.type) {
+      case 'hello':
+        return onHello(agentId, msg);
+      case 'heartbeat':
+        for (const l of msg.leases) {
+          if (store.renewLease(l.jobId, l.epoch, clock.now() + config.leaseTtlMs) === 'stale') conflict(agentId, l.jobId, l.epoch);
+        }
+        return;
+      case 'device-update':
+        return;
+      case 'started': {
+        const info = { tempPath: msg.tempPath, durationS: msg.source.durationS, inputSize: msg.source.sizeBytes };
+        if (store.markRunning(msg.jobId, msg.epoch, info, clock.now()) === 'stale') return conflict(agentId, msg.jobId, msg.epoch);
+        return emitJob(msg.jobId);
+      }
+      case 'progress': {
+        const p = { percent: msg.percent, fps: msg.fps, speed: msg.speed, outTimeS: msg.outTimeS, etaS: msg.etaS };
+        if (store.updateProgress(msg.jobId, msg.epoch, p) === 'stale') return conflict(agentId, msg.jobId, msg.epoch);
+        return emitJob(msg.jobId);
+      }
+      case 'log':
+        return store.appendLog(msg.jobId, msg.lines, clock.now());
+      case 'result': {
+        const done = onResult(agentId, msg).catch((err) => logger.error('result handling failed', { jobId: msg.jobId, err: String(err) }));
+        pendingResults.add(done);
+        void done.finally(() => pendingResults.delete(done));
+        return;
+      }
+    }
+  }
+
+  async function onResult(agentId: string, msg: Result): Promise<void> {
+    const job = store.getJob(msg.jobId);
+    if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.agentId !== agentId) {
+      return conflict(agentId, msg.jobId, msg.epoch);
+    }
+    const device = pool.holderOf(job.id);
+    const busyAtFailure = device?.busy.size ?? 1;
+    let end: AttemptEnd;
+    if (msg.outcome.ok) {
+      end = await commitResult(job, msg.outcome);
+      if (end.to === 'done' && device) pool.recordSuccess(device.key);
+    } else {
+      const err = job.cancelRequested ? errorFromInfo({ kind: 'canceled', message: 'canceled by user' }) : errorFromInfo(msg.outcome.error);
+      if (device) applyDeviceEffects(device, err, busyAtFailure);
+      end = decideAttemptEnd(job, err, config.failure, clock.now(), random);
+      if (end.to !== 'done') await removeJobTemps(job.outputPath, job.id, null);
+    }
+    if (device) pool.release(device.key, job.id);
+    store.endAttempt(job.id, job.epoch, end, clock.now());
+    if (end.to !== 'done' && end.to !== 'paused') logger.warn('attempt ended', { jobId: job.id, to: end.to, error: end.error });
+    emitJob(job.id);
+    dispatch();
+  }
+
+  async function commitResult(job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<AttemptEnd> {
+    if (store.markVerifying(job.id, job.epoch) === 'stale') throw new Error(`job ${job.id}: lost its lease while committing`);
+    emitJob(job.id);
+    try {
+      const finalPath = await commitOutput(ok.tempPath, job.outputPath, job.onExists);
+      return { to: 'done', finalPath, outputSize: ok.outputSize, encodeMs: ok.encodeMs };
+    } catch (err) {
+      await removeJobTemps(job.outputPath, job.id, ok.tempPath);
+      return decideAttemptEnd(job, toFarmError(err), config.failure, clock.now(), random);
+    }
+  }
+
+  function applyDeviceEffects(device: PoolDevice, err: FarmError, busyAtFailure: number): void {
+    if (err.kind === 'device-capacity') pool.lowerSlots(device.key, busyAtFailure, err.message);
+    else if (err.kind === 'device-fault') pool.recordFault(device.key, err.message);
+    else return;
+    store.upsertDevices(device.agentId, [toAnnouncement(device)], clock.now());
+    if (device.state === 'quarantined') logger.warn('device quarantined', { device: device.key, reason: err.message });
+    events.emit('device', device);
+  }
+
+  /** Requeues work held by agents that are gone or whose lease ran out; deletes their temp files. */
+  async function recover(): Promise<number> {
+    const lost = store.recoverLost(isAlive, clock.now());
+    for (const { jobId, tempPath } of lost) {
+      const job = store.getJob(jobId);
+      const holder = pool.holderOf(jobId);
+      if (holder) {
+        pool.release(holder.key, jobId);
+        if (job) send(holder.agentId, { v: PROTOCOL_VERSION, type: 'cancel', jobId, epoch: job.epoch, reason: 'lease expired' });
+      }
+      if (job) await removeJobTemps(job.outputPath, jobId, tempPath);
+      emitJob(jobId);
+    }
+    if (lost.length) logger.warn('requeued lost work', { jobs: lost.map((l) => l.jobId) });
+    dispatch();
+    return lost.length;
+  }
+
+  /** Picks up cancels, retries and new work written by other processes (e.g. `encodefarm cancel`). */
+  function poll(): void {
+    pollTimer = undefined;
+    if (closed) return;
+    const version = store.dataVersion();
+    if (version !== lastDataVersion) {
+      lastDataVersion = version;
+      forwardCancels();
+      dispatch();
+    }
+    if (clock.now() - lastLeaseCheck >= config.leaseTtlMs / 2) {
+      lastLeaseCheck = clock.now();
+      void recover();
+    }
+    pollTimer = clock.setTimeout(poll, config.pollMs);
+  }
+
+  function forwardCancels(): void {
+    for (const job of store.listCancelRequested()) {
+      if (job.agentId && agents.has(job.agentId)) {
+        send(job.agentId, { v: PROTOCOL_VERSION, type: 'cancel', jobId: job.id, epoch: job.epoch, reason: 'canceled by user' });
+      }
+    }
+  }
+
+  function connectAgent(transport: (msg: CoordinatorMessage) => void): AgentConnection {
+    let agentId: string | undefined;
+    return {
+      receive(raw: unknown) {
+        const parsed = AgentMessageSchema.safeParse(raw);
+        if (!parsed.success) {
+          logger.warn('invalid agent message dropped', { agentId, issues: parsed.error.issues.slice(0, 3) });
+          return;
+        }
+        if (parsed.data.type === 'hello') {
+          agentId = parsed.data.agentId;
+          agents.set(agentId, transport);
+        }
+        if (!agentId) return logger.warn('agent message before hello dropped', { type: parsed.data.type });
+        onMessage(agentId, parsed.data);
+      },
+      async close() {
+        if (!agentId) return;
+        agents.delete(agentId);
+        pool.unregister(agentId);
+        events.emit('agent', { agentId, connected: false });
+        // Local work is detected lost when its agent goes away, not by waiting for the lease.
+        await recover();
+      },
+    };
+  }
+
+  function submit(sub: Submission): SubmitResult {
+    const preset = presets.get(sub.presetId);
+    if (!preset) throw new Error(`unknown preset "${sub.presetId}"`);
+    const now = clock.now();
+    const existing = store.findBatchByKey(sub.key);
+    const batch = existing ?? store.createBatch({ ...sub }, now);
+    const jobIds = store.addJobs(
+      batch.id,
+      sub.jobs.map((j) => ({ ...j, presetId: sub.presetId, codec: preset.codec })),
+      now,
+    );
+    if (existing) {
+      if (existing.state !== 'active') store.setBatchState(batch.id, 'active');
+      store.retryJobs(jobIds, now);
+    }
+    for (const id of jobIds) emitJob(id);
+    dispatch();
+    return { batch: store.getBatch(batch.id) ?? batch, jobIds, resumed: existing !== undefined };
+  }
+
+  function cancelJobs(ids: readonly number[]): number[] {
+    const changed = store.cancelJobs(ids, clock.now());
+    forwardCancels();
+    for (const id of ids) emitJob(id);
+    return changed;
+  }
+
+  function batchJobIds(batchId: number): number[] {
+    return store.listJobs({ batchId }).map((j) => j.id);
+  }
+
+  function afterChange(ids: readonly number[]): void {
+    for (const id of ids) emitJob(id);
+    dispatch();
+  }
+
+  return {
+    events,
+    connectAgent,
+    submit,
+    recover,
+    /** Starts the timers that watch for other processes' changes and expired leases. */
+    start(): void {
+      pollTimer = clock.setTimeout(poll, config.pollMs);
+    },
+    cancelJobs,
+    pauseJobs: (ids: readonly number[]) => {
+      const changed = store.pauseJobs(ids);
+      afterChange(changed);
+      return changed;
+    },
+    resumeJobs: (ids: readonly number[]) => {
+      const changed = store.resumeJobs(ids, clock.now());
+      afterChange(changed);
+      return changed;
+    },
+    retryJobs: (ids: readonly number[]) => {
+      const changed = store.retryJobs(ids, clock.now());
+      afterChange(changed);
+      return changed;
+    },
+    pauseBatch: (batchId: number) => {
+      store.setBatchState(batchId, 'paused');
+      afterChange([]);
+    },
+    resumeBatch: (batchId: number) => {
+      store.setBatchState(batchId, 'active');
+      afterChange(batchJobIds(batchId));
+    },
+    cancelBatch: (batchId: number) => {
+      store.setBatchState(batchId, 'canceled');
+      return cancelJobs(batchJobIds(batchId));
+    },
+    retryBatch: (batchId: number) => {
+      store.setBatchState(batchId, 'active');
+      const changed = store.retryJobs(batchJobIds(batchId), clock.now());
+      afterChange(changed);
+      return changed;
+    },
+    devices: () => pool.list(),
+    /** Resolves once every result being committed right now has been recorded. */
+    async idle(): Promise<void> {
+      while (pendingResults.size) await Promise.all([...pendingResults]);
+    },
+    close(): void {
+      closed = true;
+      if (wakeTimer) clock.clearTimeout(wakeTimer);
+      if (pollTimer) clock.clearTimeout(pollTimer);
+    },
+  };
+}
+
+function toAnnouncement(d: PoolDevice) {
+  return {
+    id: d.id,
+    kind: d.kind,
+    label: d.label,
+    slots: d.slots,
+    codecs: d.codecs,
+    limitGroup: d.limitGroup?.slice(d.agentId.length + 1),
+    state: d.state,
+  };
+}

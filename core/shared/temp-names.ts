@@ -1,0 +1,22 @@
+import path from 'node:path';
+
+/**
+ * The temp name an attempt writes to, beside its final target: hidden, ends in `.part` (which
+ * watch folders and other tools ignore), and derived from (job, epoch) so the coordinator can find
+ * and delete the leftovers of a dead attempt even if it never heard of them.
+ */
+export function tempPathFor(outputPath: string, jobId: number, epoch: number): string {
+  const dir = path.dirname(outputPath);
+  return path.join(dir, `.${path.basename(outputPath)}.ef-${jobId}-${epoch}.part`);
+}
+
+/** True when `name` (a base name) is a temp file of `jobId` for `outputPath`, any epoch. */
+export function isTempNameFor(name: string, outputPath: string, jobId: number): boolean {
+  const prefix = `.${path.basename(outputPath)}.ef-${jobId}-`;
+  return name.startsWith(prefix) && name.endsWith('.part') && /^\d+$/.test(name.slice(prefix.length, -5));
+}
+
+/** True for any EncodeFarm temp output name. */
+export function isFarmTempName(name: string): boolean {
+  return /^\..+\.ef-\d+-\d+\.part$/.test(name);
+}
