@@ -62,6 +62,7 @@ export async function startLocalFarm(opts: LocalFarmOptions): Promise<LocalFarm>
     presets,
     config: opts.coordinator,
     isForeignAgentAlive: isLocalAgentAlive,
+    scopeToSubmitted: true,
   });
   await coordinator.recover();
   const agent = createAgent({

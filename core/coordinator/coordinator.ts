@@ -49,6 +49,11 @@ export interface CoordinatorDeps {
   presets: PresetSource;
   config?: Partial<CoordinatorConfig>;
   random?: () => number;
+  /**
+   * Schedule only batches submitted (or retried) through this coordinator, leaving other queued
+   * work in a shared database alone. The one-shot CLI commands set it; a long-running service does not.
+   */
+  scopeToSubmitted?: boolean;
   /** Whether an agent not connected here is still alive (e.g. a local agent of another process). */
   isForeignAgentAlive?: (agentId: string) => boolean;
 }
@@ -101,6 +106,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
   let pollTimer: TimerHandle | undefined;
   let lastDataVersion = store.dataVersion();
   let lastLeaseCheck = clock.now();
+  /** When set, only these batches are scheduled (the one-shot `encode` and `retry` commands). */
+  let scope: number[] | undefined = deps.scopeToSubmitted ? [] : undefined;
   let dispatching = false;
   let again = false;
   let closed = false;
@@ -148,6 +155,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
         codecs: device.codecs,
         now,
         leaseTtlMs: config.leaseTtlMs,
+        batchIds: scope,
       });
       if (!claim) continue;
       const { job, epoch } = claim;
@@ -180,7 +188,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
     if (wakeTimer) clock.clearTimeout(wakeTimer);
     wakeTimer = undefined;
     const now = clock.now();
-    const at = store.nextWakeAt(now);
+    const at = store.nextWakeAt(now, scope);
     if (at !== undefined && !closed) wakeTimer = clock.setTimeout(dispatch, Math.max(0, at - now));
   }
 
@@ -346,6 +354,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
     const now = clock.now();
     const existing = store.findBatchByKey(sub.key);
     const batch = existing ?? store.createBatch({ ...sub }, now);
+    addToScope(batch.id);
     const jobIds = store.addJobs(
       batch.id,
       sub.jobs.map((j) => ({ ...j, presetId: sub.presetId, codec: preset.codec })),
@@ -365,6 +374,10 @@ export function createCoordinator(deps: CoordinatorDeps) {
     forwardCancels();
     for (const id of ids) emitJob(id);
     return changed;
+  }
+
+  function addToScope(batchId: number): void {
+    if (scope && !scope.includes(batchId)) scope.push(batchId);
   }
 
   function batchJobIds(batchId: number): number[] {
@@ -397,6 +410,10 @@ export function createCoordinator(deps: CoordinatorDeps) {
       return changed;
     },
     retryJobs: (ids: readonly number[]) => {
+      for (const id of ids) {
+        const job = store.getJob(id);
+        if (job) addToScope(job.batchId);
+      }
       const changed = store.retryJobs(ids, clock.now());
       afterChange(changed);
       return changed;
@@ -406,6 +423,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
       afterChange([]);
     },
     resumeBatch: (batchId: number) => {
+      addToScope(batchId);
       store.setBatchState(batchId, 'active');
       afterChange(batchJobIds(batchId));
     },
@@ -414,6 +432,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
       return cancelJobs(batchJobIds(batchId));
     },
     retryBatch: (batchId: number) => {
+      addToScope(batchId);
       store.setBatchState(batchId, 'active');
       const changed = store.retryJobs(batchJobIds(batchId), clock.now());
       afterChange(changed);

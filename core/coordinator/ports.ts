@@ -102,6 +102,8 @@ export interface ClaimRequest {
   codecs: readonly Codec[];
   now: number;
   leaseTtlMs: number;
+  /** Only jobs of these batches (a one-shot `encode` leaves other queued work alone). */
+  batchIds?: readonly number[];
 }
 
 export interface Claim {
@@ -181,10 +183,10 @@ export interface JobStore {
    * path of its dead attempt so the caller can delete it.
    */
   recoverLost(isAlive: (agentId: string) => boolean, now: number): { jobId: number; tempPath: string | null }[];
-  /** Earliest notBefore of a queued job in an active batch, if any is later than now. */
-  nextWakeAt(now: number): number | undefined;
+  /** Earliest notBefore of a queued job in an active batch (of `batchIds`, if given) later than now. */
+  nextWakeAt(now: number, batchIds?: readonly number[]): number | undefined;
 
-  /** queued/paused/blocked/failed → canceled now; in-flight jobs get cancelRequested. Returns changed ids. */
+  /** queued/paused/blocked → canceled now (failed jobs stay failed); in-flight jobs get cancelRequested. Returns changed ids. */
   cancelJobs(ids: readonly number[], now: number): number[];
   /** queued → paused; in-flight jobs are left to finish. */
   pauseJobs(ids: readonly number[]): number[];

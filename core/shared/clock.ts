@@ -12,8 +12,9 @@ export interface TimerHandle {
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
+    const t: unknown = setTimeout(fn, ms);
+    // In Node a pending timer must not keep a finished CLI alive; browsers return a number.
+    (t as { unref?: () => void }).unref?.();
     return { id: t };
   },
   clearTimeout: (h) => clearTimeout(h.id as ReturnType<typeof setTimeout>),

@@ -1,4 +1,9 @@
-import path from 'node:path';
+// No node:path here: core/shared is also compiled for the browser.
+function splitPath(p: string): { dir: string; base: string; sep: string } {
+  const i = Math.max(p.lastIndexOf('/'), p.lastIndexOf('\\'));
+  const sep = i >= 0 ? p[i]! : '/';
+  return { dir: i >= 0 ? p.slice(0, i) || sep : '.', base: p.slice(i + 1), sep };
+}
 
 /**
  * The temp name an attempt writes to, beside its final target: hidden, ends in `.part` (which
@@ -6,13 +11,13 @@ import path from 'node:path';
  * and delete the leftovers of a dead attempt even if it never heard of them.
  */
 export function tempPathFor(outputPath: string, jobId: number, epoch: number): string {
-  const dir = path.dirname(outputPath);
-  return path.join(dir, `.${path.basename(outputPath)}.ef-${jobId}-${epoch}.part`);
+  const { dir, base, sep } = splitPath(outputPath);
+  return `${dir.endsWith(sep) ? dir : dir + sep}.${base}.ef-${jobId}-${epoch}.part`;
 }
 
 /** True when `name` (a base name) is a temp file of `jobId` for `outputPath`, any epoch. */
 export function isTempNameFor(name: string, outputPath: string, jobId: number): boolean {
-  const prefix = `.${path.basename(outputPath)}.ef-${jobId}-`;
+  const prefix = `.${splitPath(outputPath).base}.ef-${jobId}-`;
   return name.startsWith(prefix) && name.endsWith('.part') && /^\d+$/.test(name.slice(prefix.length, -5));
 }
 
