@@ -31,6 +31,10 @@ export type ErrorKind =
   | 'lease-lost';
 
 export abstract class FarmError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
   abstract readonly kind: ErrorKind;
   abstract readonly disposition: Disposition;
   toInfo(): ErrorInfo {
