@@ -4,7 +4,7 @@ import { runEncode } from './commands/encode.ts';
 import { runDemo } from './commands/demo.ts';
 import { runDevices } from './commands/devices.ts';
 import { runPresets } from './commands/presets.ts';
-import { runJobAction, runRetry, runStatus } from './commands/jobs.ts';
+import { runJobAction, runLog, runRetry, runStatus } from './commands/jobs.ts';
 
 type Opts = Record<string, string | boolean | undefined>;
 
@@ -68,6 +68,11 @@ export function buildProgram(term: Terminal, signal: AbortSignal, result: { code
     .option('--batch <id>', 'batch to list jobs of (default: the latest)')
     .option('--limit <n>', 'how many batches', '10')
     .action((o: Opts) => run(runStatus(o as never, term)));
+
+  common(program.command('log').argument('<job>', 'job id (see `encodefarm status`)'))
+    .description("a job's attempts with device and reason, and its ffmpeg log tail")
+    .option('--lines <n>', 'log lines to show', '50')
+    .action((job: string, o: Opts) => run(runLog(job, o as never, term)));
 
   farmOptions(program.command('retry').argument('<ids...>'))
     .description('put failed, canceled or blocked jobs back in the queue and run them')

@@ -35,6 +35,8 @@ function barsView(opts: { total: number; deviceLabel: (job: JobRow) => string })
       clearOnComplete: false,
       stopOnComplete: false,
       fps: 8,
+      // Bars on stderr, so stdout carries only the results table (pipe-friendly).
+      stream: process.stderr,
     },
     cliProgress.Presets.shades_classic,
   );
@@ -47,7 +49,13 @@ function barsView(opts: { total: number; deviceLabel: (job: JobRow) => string })
     const settled = all.filter((j) => isTerminal(j.state) || j.state === 'blocked').length;
     const running = all.filter((j) => ACTIVE_STATES.has(j.state));
     const fps = running.reduce((s, j) => s + j.fps, 0);
-    batch.update(settled, { label: `batch ${settled}/${opts.total} done, ${running.length} running`, fps: fps.toFixed(0), speed: '-', eta_h: '--' });
+    const speed = running.reduce((s, j) => s + j.speed, 0);
+    batch.update(settled, {
+      label: `batch ${settled}/${opts.total} done, ${running.length} running`,
+      fps: fps.toFixed(0),
+      speed: speed.toFixed(2),
+      eta_h: formatEta(batchEtaS(all, speed)),
+    });
   };
 
   return {
@@ -94,4 +102,20 @@ function linesView(opts: { total: number; deviceLabel: (job: JobRow) => string; 
     },
     stop() {},
   };
+}
+
+/**
+ * Media seconds left in the batch divided by the combined speed of the running encodes. Jobs not
+ * probed yet count as the average known duration.
+ */
+export function batchEtaS(jobs: readonly JobRow[], combinedSpeed: number): number | null {
+  if (combinedSpeed <= 0) return null;
+  const known = jobs.filter((j) => j.durationS !== null).map((j) => j.durationS!);
+  const avg = known.length ? known.reduce((a, b) => a + b, 0) / known.length : 0;
+  let remaining = 0;
+  for (const j of jobs) {
+    if (isTerminal(j.state) || j.state === 'blocked') continue;
+    remaining += (j.durationS ?? avg) * (1 - j.percent / 100);
+  }
+  return remaining / combinedSpeed;
 }

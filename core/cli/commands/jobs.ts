@@ -112,3 +112,29 @@ export async function runRetry(rawIds: readonly string[], opts: FarmOptions & { 
     return code;
   });
 }
+
+/** `encodefarm log <job>`: the job's attempts (device, outcome, reason) and its ffmpeg log tail. */
+export function runLog(rawId: string, opts: CommonOptions & { lines?: string }, term: Terminal): number {
+  const [id] = parseIds([rawId], 'job');
+  const data = openData(opts, term);
+  try {
+    const job = data.store.getJob(id!);
+    if (!job) throw new UsageError(`no job ${id}`);
+    term.out(`job ${job.id} (batch ${job.batchId}): ${printable(job.inputPath)} → ${printable(job.finalPath ?? job.outputPath)}\n`);
+    term.out(`state ${job.state}${job.errorMessage ? `: ${printable(job.errorMessage)}` : ''}\n\n`);
+    const rows = data.store.listAttempts(job.id).map((a) => [
+      String(a.epoch),
+      a.deviceId,
+      new Date(a.startedAt).toISOString().slice(11, 19),
+      a.outcome ?? 'in flight',
+      printable(a.errorMessage ?? ''),
+    ]);
+    term.out(renderTable(['epoch', 'device', 'started', 'outcome', 'reason'], rows) + '\n\n');
+    const lines = data.store.logTail(job.id, Number(opts.lines ?? 50));
+    term.out(lines.length ? `ffmpeg log (last ${lines.length} lines):\n${lines.map(printable).join('\n')}\n` : 'ffmpeg log: empty\n');
+    return EXIT.ok;
+  } finally {
+    data.store.close();
+    data.closeLog();
+  }
+}
