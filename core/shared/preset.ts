@@ -64,7 +64,13 @@ export const PresetSchema = z
       .max(64, 'must be at most 64')
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    // NVENC -cq and x264/x265 -crf stop at 51; only AV1 encoders go to 63.
+    if (p.codec !== 'av1' && p.quality > 51) {
+      ctx.addIssue({ code: 'custom', path: ['quality'], message: `must be at most 51 for ${p.codec} (63 is for av1 only)` });
+    }
+  });
 
 export type Preset = z.infer<typeof PresetSchema>;
 export type PresetInput = z.input<typeof PresetSchema>;
@@ -73,7 +79,7 @@ export type PresetValidation = { ok: true; preset: Preset } | { ok: false; error
 
 /** Validates untrusted preset data; each bad field gets one line naming the field and the rule. */
 export function validatePreset(data: unknown): PresetValidation {
-  const parsed = PresetSchema.safeParse(data);
+  const parsed = PresetSchema.safeParse(data, { reportInput: true });
   if (parsed.success) return { ok: true, preset: parsed.data };
   const errors = parsed.error.issues.map((issue) => {
     const field = issue.path.length ? issue.path.join('.') : '(preset)';
