@@ -157,6 +157,8 @@ function run(
     const onAbort = () => stopper.stop(abortReason(hooks.signal, req));
     hooks.signal.addEventListener('abort', onAbort, { once: true });
     const output = readOutput(child, req, hooks, (e) => stopper.stop(e));
+    // The job log starts with the exact command, quoted for a POSIX shell, so a user can rerun it.
+    if (child.pid !== undefined) hooks.onLog?.([`$ ${[ffmpegPath, ...argv].map(shellQuote).join(' ')}`]);
 
     let settled = false;
     const settle = (fn: () => void) => {
@@ -184,4 +186,9 @@ function run(
       settle(() => resolve({ stderrTail, encodeMs, avgFps }));
     });
   });
+}
+
+/** Quotes one argument for display as a POSIX shell word. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

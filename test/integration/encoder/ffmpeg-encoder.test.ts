@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createFfmpegEncoder } from '../../../core/agent/encoder/ffmpeg-encoder.ts';
+import { createFfmpegEncoder, shellQuote } from '../../../core/agent/encoder/ffmpeg-encoder.ts';
 import { createProber } from '../../../core/agent/encoder/probe.ts';
 import { verifyOutput } from '../../../core/agent/encoder/verify.ts';
 import type { EncodeHooks, EncodeProgress, EncodeRequest, EncoderChoice } from '../../../core/agent/ports.ts';
@@ -254,14 +254,18 @@ describe('createFfmpegEncoder with fake ffmpeg fixtures', () => {
     const h = hooks();
     const req = request(path.join(dir, 'with space.mp4'), preset('h264-fast'));
     const summary = await enc.encode(req, h);
-    expect(h.log).toEqual([
+    const { buildEncodeArgv } = await import('../../../core/agent/encoder/argv.ts');
+    // The log starts with the command line (quoted for a shell), then ffmpeg's stderr.
+    expect(h.log[0]).toBe(`$ ${[fake('echo-env.sh'), ...buildEncodeArgv(req)].map(shellQuote).join(' ')}`);
+    expect(h.log[0]).toContain(`'file:${path.join(dir, 'with space.mp4')}'`);
+    expect(h.log.slice(1)).toEqual([
       'CUDA_DEVICE_ORDER=PCI_BUS_ID',
       'EXTRA=yes',
       `argc=${(await import('../../../core/agent/encoder/argv.ts')).buildEncodeArgv(req).length}`,
       'stdin=empty',
       'no newline at the end',
     ]);
-    expect(summary.stderrTail).toEqual(h.log);
+    expect(summary.stderrTail).toEqual(h.log.slice(1));
     expect(h.progress).toEqual([{ frame: 25, fps: 50, speed: 2, outTimeS: 1, percent: 100, etaS: 0 }]);
   });
 
