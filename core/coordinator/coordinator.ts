@@ -235,9 +235,12 @@ export function createCoordinator(deps: CoordinatorDeps) {
 
   async function onResult(agentId: string, msg: Result): Promise<void> {
     const job = store.getJob(msg.jobId);
-    if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.agentId !== agentId) {
+    // 'verifying' means this result is already being committed: a repeat is answered, not redone.
+    if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.state === 'verifying' || job.agentId !== agentId) {
       return conflict(agentId, msg.jobId, msg.epoch);
     }
+    // An output can only come from a started encode; anything else breaks the protocol.
+    if (msg.outcome.ok && job.state !== 'running') return conflict(agentId, msg.jobId, msg.epoch);
     const device = pool.holderOf(job.id);
     const busyAtFailure = device?.busy.size ?? 1;
     let end: AttemptEnd;
@@ -258,7 +261,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
   }
 
   async function commitResult(job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<AttemptEnd> {
-    if (store.markVerifying(job.id, job.epoch) === 'stale') throw new Error(`job ${job.id}: lost its lease while committing`);
+    store.markVerifying(job.id, job.epoch);
     emitJob(job.id);
     try {
       const finalPath = await commitOutput(ok.tempPath, job.outputPath, job.onExists);
