@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tempPathFor } from '../shared/temp-names.ts';
 import type { Clock, TimerHandle } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Preset } from '../shared/preset.ts';
@@ -237,6 +239,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
     const job = store.getJob(msg.jobId);
     // 'verifying' means this result is already being committed: a repeat is answered, not redone.
     if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.state === 'verifying' || job.agentId !== agentId) {
+      if (job && msg.outcome.ok && job.epoch !== msg.epoch) await dropStaleOutput(job, msg.epoch, msg.outcome.tempPath);
       return conflict(agentId, msg.jobId, msg.epoch);
     }
     // An output can only come from a started encode; anything else breaks the protocol.
@@ -270,6 +273,14 @@ export function createCoordinator(deps: CoordinatorDeps) {
       await removeJobTemps(job.outputPath, job.id, ok.tempPath);
       return decideAttemptEnd(job, toFarmError(err), config.failure, clock.now(), random);
     }
+  }
+
+  /**
+   * A finished encode from a superseded lease: its temp file is deleted, but only when the path is
+   * exactly the temp name of that (job, epoch) — a path in a message is never trusted further.
+   */
+  async function dropStaleOutput(job: JobRow, epoch: number, tempPath: string): Promise<void> {
+    if (tempPath === tempPathFor(job.outputPath, job.id, epoch)) await rm(tempPath, { force: true }).catch(() => {});
   }
 
   function applyDeviceEffects(device: PoolDevice, err: FarmError, busyAtFailure: number): void {
