@@ -19,6 +19,7 @@ export interface DeviceOptions {
   cpuSlots?: string;
   simulateGpus?: string;
   gpuSessions?: string;
+  geforceBudget?: string;
 }
 
 export interface Terminal {
@@ -85,6 +86,7 @@ export function discoverDevices(ffmpeg: FfmpegInstall, opts: DeviceOptions, term
     cpuSlots: parseIntOption('cpu-slots', opts.cpuSlots, 0),
     simulateGpus: parseIntOption('simulate-gpus', opts.simulateGpus, 0),
     gpuSessions: parseIntOption('gpu-sessions', opts.gpuSessions, 1),
+    geforceHostBudget: parseIntOption('geforce-budget', opts.geforceBudget, 1),
     env: term.env,
   });
 }
