@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import type { Clock, TimerHandle } from '../shared/clock.ts';
+import type { TimerHandle } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { LimitGroup } from '../shared/device.ts';
 import { CanceledError, LeaseLostError } from '../shared/errors.ts';

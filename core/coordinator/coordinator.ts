@@ -1,26 +1,25 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { tempPathFor } from '../shared/temp-names.ts';
 import type { Clock, TimerHandle } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Preset } from '../shared/preset.ts';
 import { ACTIVE_STATES } from '../shared/job-state.ts';
-import { OutputExistsError, errorFromInfo, toFarmError, type FarmError } from '../shared/errors.ts';
+import { OutputExistsError } from '../shared/errors.ts';
 import {
   AgentMessageSchema,
   PROTOCOL_VERSION,
   type AgentMessage,
   type CoordinatorMessage,
   type Hello,
-  type Result,
+  type Started,
 } from '../shared/protocol/index.ts';
-import type { AttemptEnd, BatchRow, JobRow, JobStore, OnExists } from './ports.ts';
+import type { BatchRow, JobRow, JobStore, OnExists } from './ports.ts';
 import { DevicePool, DEFAULT_QUARANTINE_AFTER, type PoolDevice } from './device-pool.ts';
-import { decideAttemptEnd, type FailurePolicy } from './failure-policy.ts';
+import type { FailurePolicy } from './failure-policy.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
-import { commitOutput } from './output-commit.ts';
 import { removeJobTemps } from './temp-cleanup.ts';
+import { createResultHandler } from './result-handler.ts';
 
 /** The narrow view of the preset catalog the coordinator needs. */
 export interface PresetSource {
@@ -103,7 +102,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
   const events = new EventEmitter<CoordinatorEvents>();
   const pool = new DevicePool(config.quarantineAfter);
   const agents = new Map<string, (msg: CoordinatorMessage) => void>();
-  const pendingResults = new Set<Promise<void>>();
+  const pending = new Set<Promise<void>>();
   let wakeTimer: TimerHandle | undefined;
   let pollTimer: TimerHandle | undefined;
   let lastDataVersion = store.dataVersion();
@@ -113,6 +112,22 @@ export function createCoordinator(deps: CoordinatorDeps) {
   let dispatching = false;
   let again = false;
   let closed = false;
+
+  const results = createResultHandler({
+    store,
+    pool,
+    clock,
+    logger,
+    policy: config.failure,
+    random,
+    conflict: (agentId, jobId, epoch) => conflict(agentId, jobId, epoch),
+    jobChanged: (jobId) => emitJob(jobId),
+    deviceChanged: (device) => {
+      store.upsertDevices(device.agentId, [toAnnouncement(device)], clock.now());
+      events.emit('device', device);
+    },
+    dispatch: () => dispatch(),
+  });
 
   const isAlive = (agentId: string) => agents.has(agentId) || (deps.isForeignAgentAlive?.(agentId) ?? false);
 
@@ -203,6 +218,16 @@ export function createCoordinator(deps: CoordinatorDeps) {
     dispatch();
   }
 
+  function onStarted(agentId: string, msg: Started): void {
+    const job = store.getJob(msg.jobId);
+    // The temp path must be the one this lease implies: it is deleted later, so it is never taken on trust.
+    if (!job || msg.tempPath !== tempPathFor(job.outputPath, job.id, msg.epoch)) return conflict(agentId, msg.jobId, msg.epoch);
+    const info = { tempPath: msg.tempPath, durationS: msg.source.durationS, inputSize: msg.source.sizeBytes };
+    if (store.markRunning(msg.jobId, msg.epoch, info, clock.now()) === 'ok') return emitJob(msg.jobId);
+    // A repeated `started` for the live lease is harmless; anything else is stale.
+    if (!(job.epoch === msg.epoch && job.agentId === agentId && ACTIVE_STATES.has(job.state))) conflict(agentId, msg.jobId, msg.epoch);
+  }
+
   function onMessage(agentId: string, msg: AgentMessage): void {
     switch (msg.type) {
       case 'hello':
@@ -214,11 +239,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
         return;
       case 'device-update':
         return;
-      case 'started': {
-        const info = { tempPath: msg.tempPath, durationS: msg.source.durationS, inputSize: msg.source.sizeBytes };
-        if (store.markRunning(msg.jobId, msg.epoch, info, clock.now()) === 'stale') return conflict(agentId, msg.jobId, msg.epoch);
-        return emitJob(msg.jobId);
-      }
+      case 'started':
+        return onStarted(agentId, msg);
       case 'progress': {
         const p = { percent: msg.percent, fps: msg.fps, speed: msg.speed, outTimeS: msg.outTimeS, etaS: msg.etaS };
         if (store.updateProgress(msg.jobId, msg.epoch, p) === 'stale') return conflict(agentId, msg.jobId, msg.epoch);
@@ -226,88 +248,46 @@ export function createCoordinator(deps: CoordinatorDeps) {
       }
       case 'log':
         return store.appendLog(msg.jobId, msg.lines, clock.now());
-      case 'result': {
-        const done = onResult(agentId, msg).catch((err) => logger.error('result handling failed', { jobId: msg.jobId, err: String(err) }));
-        pendingResults.add(done);
-        void done.finally(() => pendingResults.delete(done));
+      case 'result':
+        void track(results.onResult(agentId, msg)).catch((err) => logger.error('result handling failed', { jobId: msg.jobId, err: String(err) }));
         return;
-      }
     }
-  }
-
-  async function onResult(agentId: string, msg: Result): Promise<void> {
-    const job = store.getJob(msg.jobId);
-    // 'verifying' means this result is already being committed: a repeat is answered, not redone.
-    if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.state === 'verifying' || job.agentId !== agentId) {
-      if (job && msg.outcome.ok && job.epoch !== msg.epoch) await dropStaleOutput(job, msg.epoch, msg.outcome.tempPath);
-      return conflict(agentId, msg.jobId, msg.epoch);
-    }
-    // An output can only come from a started encode; anything else breaks the protocol.
-    if (msg.outcome.ok && job.state !== 'running') return conflict(agentId, msg.jobId, msg.epoch);
-    const device = pool.holderOf(job.id);
-    const busyAtFailure = device?.busy.size ?? 1;
-    let end: AttemptEnd;
-    if (msg.outcome.ok) {
-      end = await commitResult(job, msg.outcome);
-      if (end.to === 'done' && device) pool.recordSuccess(device.key);
-    } else {
-      const err = job.cancelRequested ? errorFromInfo({ kind: 'canceled', message: 'canceled by user' }) : errorFromInfo(msg.outcome.error);
-      if (device) applyDeviceEffects(device, err, busyAtFailure);
-      end = decideAttemptEnd(job, err, config.failure, clock.now(), random);
-      if (end.to !== 'done') await removeJobTemps(job.outputPath, job.id, null);
-    }
-    if (device) pool.release(device.key, job.id);
-    store.endAttempt(job.id, job.epoch, end, clock.now());
-    if (end.to !== 'done' && end.to !== 'paused') logger.warn('attempt ended', { jobId: job.id, to: end.to, error: end.error });
-    emitJob(job.id);
-    dispatch();
-  }
-
-  async function commitResult(job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<AttemptEnd> {
-    store.markVerifying(job.id, job.epoch);
-    emitJob(job.id);
-    try {
-      const finalPath = await commitOutput(ok.tempPath, job.outputPath, job.onExists);
-      return { to: 'done', finalPath, outputSize: ok.outputSize, encodeMs: ok.encodeMs };
-    } catch (err) {
-      await removeJobTemps(job.outputPath, job.id, ok.tempPath);
-      return decideAttemptEnd(job, toFarmError(err), config.failure, clock.now(), random);
-    }
-  }
-
-  /**
-   * A finished encode from a superseded lease: its temp file is deleted, but only when the path is
-   * exactly the temp name of that (job, epoch) — a path in a message is never trusted further.
-   */
-  async function dropStaleOutput(job: JobRow, epoch: number, tempPath: string): Promise<void> {
-    if (tempPath === tempPathFor(job.outputPath, job.id, epoch)) await rm(tempPath, { force: true }).catch(() => {});
-  }
-
-  function applyDeviceEffects(device: PoolDevice, err: FarmError, busyAtFailure: number): void {
-    if (err.kind === 'device-capacity') pool.lowerSlots(device.key, busyAtFailure, err.message);
-    else if (err.kind === 'device-fault') pool.recordFault(device.key, err.message);
-    else return;
-    store.upsertDevices(device.agentId, [toAnnouncement(device)], clock.now());
-    if (device.state === 'quarantined') logger.warn('device quarantined', { device: device.key, reason: err.message });
-    events.emit('device', device);
   }
 
   /** Requeues work held by agents that are gone or whose lease ran out; deletes their temp files. */
-  async function recover(): Promise<number> {
-    const lost = store.recoverLost(isAlive, clock.now());
-    for (const { jobId, tempPath } of lost) {
+  function recover(): Promise<number> {
+    return track(recoverLost());
+  }
+
+  async function recoverLost(): Promise<number> {
+    const lost = store.recoverLost(isAlive, clock.now(), results.committing);
+    const cleanups: Promise<number>[] = [];
+    for (const { jobId } of lost) {
       const job = store.getJob(jobId);
       const holder = pool.holderOf(jobId);
       if (holder) {
         pool.release(holder.key, jobId);
         if (job) send(holder.agentId, { v: PROTOCOL_VERSION, type: 'cancel', jobId, epoch: job.epoch, reason: 'lease expired' });
       }
-      if (job) await removeJobTemps(job.outputPath, jobId, tempPath);
+      // The job's epoch is still the dead attempt's: a new lease gets a higher one, which survives.
+      if (job) cleanups.push(removeJobTemps(job.outputPath, jobId, job.epoch));
       emitJob(jobId);
     }
     if (lost.length) logger.warn('requeued lost work', { jobs: lost.map((l) => l.jobId) });
     dispatch();
+    await Promise.all(cleanups);
     return lost.length;
+  }
+
+  /** Keeps async work (result commits, recoveries) visible to `idle()`. */
+  function track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => {},
+      () => {},
+    );
+    pending.add(settled);
+    void settled.finally(() => pending.delete(settled));
+    return work;
   }
 
   /** Picks up cancels, retries and new work written by other processes (e.g. `encodefarm cancel`). */
@@ -352,7 +332,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
         onMessage(agentId, parsed.data);
       },
       async close() {
-        if (!agentId) return;
+        // A connection replaced by a newer one for the same agent must not tear the newer one down.
+        if (!agentId || agents.get(agentId) !== transport) return;
         agents.delete(agentId);
         pool.unregister(agentId);
         events.emit('agent', { agentId, connected: false });
@@ -453,9 +434,9 @@ export function createCoordinator(deps: CoordinatorDeps) {
       return changed;
     },
     devices: () => pool.list(),
-    /** Resolves once every result being committed right now has been recorded. */
+    /** Resolves once every result being committed and every recovery running now has finished. */
     async idle(): Promise<void> {
-      while (pendingResults.size) await Promise.all([...pendingResults]);
+      while (pending.size) await Promise.all([...pending]);
     },
     close(): void {
       closed = true;

@@ -180,9 +180,9 @@ export interface JobStore {
   /**
    * Jobs in leased/running/verifying whose agent `isAlive` says is gone, or whose lease expired
    * before `now`: each is requeued (outcome 'lost', no attempt burned) and returned with the temp
-   * path of its dead attempt so the caller can delete it.
+   * path of its dead attempt. Jobs in `keep` (being committed right now) are left alone.
    */
-  recoverLost(isAlive: (agentId: string) => boolean, now: number): { jobId: number; tempPath: string | null }[];
+  recoverLost(isAlive: (agentId: string) => boolean, now: number, keep?: ReadonlySet<number>): { jobId: number; tempPath: string | null }[];
   /** Earliest notBefore of a queued job in an active batch (of `batchIds`, if given) later than now. */
   nextWakeAt(now: number, batchIds?: readonly number[]): number | undefined;
 

@@ -1,29 +1,31 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { isTempNameFor } from '../shared/temp-names.ts';
 
-/** Deletes every temp file a job's attempts left beside its target (dead processes, lost leases). */
-export async function removeJobTemps(outputPath: string, jobId: number, known: string | null): Promise<number> {
-  let removed = 0;
-  if (known) removed += (await rmIfThere(known)) ? 1 : 0;
+/**
+ * Deletes the temp files of a job's attempts up to and including `upToEpoch` beside its target
+ * (dead processes, lost leases, failed attempts). Later epochs belong to a live attempt and are
+ * left alone. Names are derived, never taken from a message, so nothing else can be deleted.
+ */
+export async function removeJobTemps(outputPath: string, jobId: number, upToEpoch: number): Promise<number> {
   const dir = path.dirname(outputPath);
+  const prefix = `.${path.basename(outputPath)}.ef-${jobId}-`;
   let names: string[];
   try {
     names = await fsp.readdir(dir);
   } catch {
-    return removed;
+    return 0;
   }
+  let removed = 0;
   for (const name of names) {
-    if (isTempNameFor(name, outputPath, jobId) && (await rmIfThere(path.join(dir, name)))) removed++;
+    if (!name.startsWith(prefix) || !name.endsWith('.part')) continue;
+    const epoch = name.slice(prefix.length, -'.part'.length);
+    if (!/^\d+$/.test(epoch) || Number(epoch) > upToEpoch) continue;
+    try {
+      await fsp.unlink(path.join(dir, name));
+      removed++;
+    } catch {
+      // Already gone: another cleanup got there first.
+    }
   }
   return removed;
-}
-
-async function rmIfThere(p: string): Promise<boolean> {
-  try {
-    await fsp.unlink(p);
-    return true;
-  } catch {
-    return false;
-  }
 }

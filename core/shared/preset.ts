@@ -11,7 +11,7 @@ const nameTemplate = z
   .string()
   .min(1, 'must not be empty')
   .max(200, 'must be at most 200 characters')
-  .refine((t) => t.includes('{name}'), 'must contain {name} so outputs keep their source name')
+  .refine((t) => t === '' || t.includes('{name}'), 'must contain {name} so outputs keep their source name')
   .refine((t) => !/[\\/]/.test(t) && !t.includes('..'), 'must not contain / \\ or ..')
   .refine((t) => /^(?:[^{}]|\{(?:name|preset|codec)\})*$/.test(t), 'only {name}, {preset} and {codec} are allowed');
 
@@ -67,7 +67,7 @@ export const PresetSchema = z
   .strict()
   .superRefine((p, ctx) => {
     // NVENC -cq and x264/x265 -crf stop at 51; only AV1 encoders go to 63.
-    if (p.codec !== 'av1' && p.quality > 51) {
+    if (p.codec !== 'av1' && p.quality > 51 && p.quality <= 63) {
       ctx.addIssue({ code: 'custom', path: ['quality'], message: `must be at most 51 for ${p.codec} (63 is for av1 only)` });
     }
   });
@@ -81,12 +81,21 @@ export type PresetValidation = { ok: true; preset: Preset } | { ok: false; error
 export function validatePreset(data: unknown): PresetValidation {
   const parsed = PresetSchema.safeParse(data, { reportInput: true });
   if (parsed.success) return { ok: true, preset: parsed.data };
-  const errors = parsed.error.issues.map((issue) => {
+  // One line per field: a field that breaks several rules lists them together.
+  const byField = new Map<string, string[]>();
+  for (const issue of parsed.error.issues) {
     const field = issue.path.length ? issue.path.join('.') : '(preset)';
-    if (issue.code === 'unrecognized_keys') return `${field}: unknown field(s) ${issue.keys.join(', ')}`;
-    if (issue.code === 'invalid_type' && issue.input === undefined) return `${field}: is required`;
-    return `${field}: ${issue.message}`;
-  });
+    const text =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field(s) ${issue.keys.join(', ')}`
+        : issue.code === 'invalid_type' && issue.input === undefined
+          ? 'is required'
+          : issue.message;
+    const list = byField.get(field) ?? [];
+    if (!list.includes(text)) list.push(text);
+    byField.set(field, list);
+  }
+  const errors = [...byField].map(([field, texts]) => `${field}: ${texts.join('; ')}`);
   return { ok: false, errors };
 }
 
@@ -99,9 +108,8 @@ export const CONTAINER_FORMAT: Record<Container, { ext: string; muxer: string }>
 
 /** Expands the name template for one source file (base name without extension). */
 export function outputFileName(preset: Preset, sourceBase: string): string {
-  const stem = preset.nameTemplate
-    .replaceAll('{name}', sourceBase)
-    .replaceAll('{preset}', preset.id)
-    .replaceAll('{codec}', preset.codec);
+  // One pass, so a `{preset}` that is part of the source name stays as it is.
+  const values: Record<string, string> = { name: sourceBase, preset: preset.id, codec: preset.codec };
+  const stem = preset.nameTemplate.replace(/\{(name|preset|codec)\}/g, (_, key: string) => values[key]!);
   return `${stem}.${CONTAINER_FORMAT[preset.container].ext}`;
 }

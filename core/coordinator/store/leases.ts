@@ -143,9 +143,10 @@ export function leases(db: Db): Leases {
       return 'ok';
     }),
 
-    recoverLost: writeTx(db, (isAlive: (agentId: string) => boolean, now: number) => {
+    recoverLost: writeTx(db, (isAlive: (agentId: string) => boolean, now: number, keep?: ReadonlySet<number>) => {
       const lost: { jobId: number; tempPath: string | null }[] = [];
       for (const job of inFlight.all()) {
+        if (keep?.has(job.id)) continue;
         const agentGone = job.agent_id === null || !isAlive(job.agent_id);
         const expired = job.lease_expires_at !== null && job.lease_expires_at < now;
         if (!agentGone && !expired) continue;

@@ -1,0 +1,112 @@
+import { rm } from 'node:fs/promises';
+import type { Clock } from '../shared/clock.ts';
+import type { Logger } from '../shared/logger.ts';
+import { ACTIVE_STATES } from '../shared/job-state.ts';
+import { errorFromInfo, toFarmError, type FarmError } from '../shared/errors.ts';
+import type { Result } from '../shared/protocol/index.ts';
+import { tempPathFor } from '../shared/temp-names.ts';
+import type { AttemptEnd, JobRow, JobStore } from './ports.ts';
+import type { DevicePool, PoolDevice } from './device-pool.ts';
+import { decideAttemptEnd, type FailurePolicy } from './failure-policy.ts';
+import { commitOutput } from './output-commit.ts';
+import { removeJobTemps } from './temp-cleanup.ts';
+
+export interface ResultContext {
+  store: JobStore;
+  pool: DevicePool;
+  clock: Clock;
+  logger: Logger;
+  policy: FailurePolicy;
+  random: () => number;
+  conflict(agentId: string, jobId: number, epoch: number): void;
+  jobChanged(jobId: number): void;
+  deviceChanged(device: PoolDevice): void;
+  dispatch(): void;
+}
+
+/**
+ * Ends attempts from agents' results: fenced by (job, epoch) before anything awaits, so a repeated
+ * or late result is answered with a conflict and never applied twice. A good result is committed
+ * (no-clobber link into place); a failure moves the job as its error's disposition says.
+ */
+export function createResultHandler(ctx: ResultContext) {
+  const { store, pool, clock, logger } = ctx;
+  /** Jobs whose output is being linked into place right now; recovery must not requeue them. */
+  const committing = new Set<number>();
+
+  async function onResult(agentId: string, msg: Result): Promise<void> {
+    const job = store.getJob(msg.jobId);
+    // 'verifying' means this result is already being committed: a repeat is answered, not redone.
+    if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.state === 'verifying' || job.agentId !== agentId) {
+      if (job && msg.outcome.ok && job.epoch !== msg.epoch) await dropStaleOutput(job, msg.epoch, msg.outcome.tempPath);
+      return ctx.conflict(agentId, msg.jobId, msg.epoch);
+    }
+    if (msg.outcome.ok) return onSuccess(agentId, job, msg.outcome);
+    return onFailure(job, msg.outcome.error);
+  }
+
+  async function onSuccess(agentId: string, job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<void> {
+    // An output can only come from a started encode, written at the temp name of its own lease.
+    if (job.state !== 'running' || ok.tempPath !== tempPathFor(job.outputPath, job.id, job.epoch)) {
+      return ctx.conflict(agentId, job.id, job.epoch);
+    }
+    store.markVerifying(job.id, job.epoch);
+    ctx.jobChanged(job.id);
+    committing.add(job.id);
+    let end: AttemptEnd;
+    try {
+      const finalPath = await commitOutput(ok.tempPath, job.outputPath, job.onExists);
+      end = { to: 'done', finalPath, outputSize: ok.outputSize, encodeMs: ok.encodeMs };
+    } catch (err) {
+      await removeJobTemps(job.outputPath, job.id, job.epoch);
+      end = decideAttemptEnd(job, toFarmError(err), ctx.policy, clock.now(), ctx.random);
+    } finally {
+      committing.delete(job.id);
+    }
+    finish(job, end, undefined);
+  }
+
+  async function onFailure(job: JobRow, info: { kind: FarmError['kind']; message: string }): Promise<void> {
+    const err = job.cancelRequested ? errorFromInfo({ kind: 'canceled', message: 'canceled by user' }) : errorFromInfo(info);
+    const end = decideAttemptEnd(job, err, ctx.policy, clock.now(), ctx.random);
+    if (!finish(job, end, err)) return;
+    await removeJobTemps(job.outputPath, job.id, job.epoch);
+  }
+
+  /** Records the end of the attempt; only the first end of a (job, epoch) touches the device. */
+  function finish(job: JobRow, end: AttemptEnd, err: FarmError | undefined): boolean {
+    const device = pool.holderOf(job.id);
+    const busyAtFailure = device?.busy.size ?? 1;
+    if (store.endAttempt(job.id, job.epoch, end, clock.now()) === 'stale') {
+      logger.warn('attempt already ended; result ignored', { jobId: job.id, epoch: job.epoch });
+      return false;
+    }
+    if (device) {
+      if (err) applyDeviceEffects(device, err, busyAtFailure);
+      else if (end.to === 'done') pool.recordSuccess(device.key);
+      pool.release(device.key, job.id);
+    }
+    if (end.to !== 'done' && end.to !== 'paused') logger.warn('attempt ended', { jobId: job.id, to: end.to, error: end.error });
+    ctx.jobChanged(job.id);
+    ctx.dispatch();
+    return true;
+  }
+
+  /**
+   * A finished encode from a superseded lease: its temp file is deleted, but only when the path is
+   * exactly the temp name of that (job, epoch) — a path in a message is never trusted further.
+   */
+  async function dropStaleOutput(job: JobRow, epoch: number, tempPath: string): Promise<void> {
+    if (tempPath === tempPathFor(job.outputPath, job.id, epoch)) await rm(tempPath, { force: true }).catch(() => {});
+  }
+
+  function applyDeviceEffects(device: PoolDevice, err: FarmError, busyAtFailure: number): void {
+    if (err.kind === 'device-capacity') pool.lowerSlots(device.key, busyAtFailure, err.message);
+    else if (err.kind === 'device-fault') pool.recordFault(device.key, err.message);
+    else return;
+    if (device.state === 'quarantined') logger.warn('device quarantined', { device: device.key, reason: err.message });
+    ctx.deviceChanged(device);
+  }
+
+  return { onResult, committing: committing as ReadonlySet<number> };
+}
