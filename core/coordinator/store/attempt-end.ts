@@ -83,7 +83,15 @@ function planPlainEnd(job: JobRecord, end: AttemptEnd, now: number): EndPlan {
     case 'failed':
       return {
         to: 'failed',
-        job: { ...leaveFlight, state: 'failed', finished_at: now, eta_s: null, ...errorCols(end.error) },
+        // A failed attempt is an attempt spent (a skip never ran one).
+        job: {
+          ...leaveFlight,
+          state: 'failed',
+          finished_at: now,
+          eta_s: null,
+          attempts: job.attempts + (end.outcome === 'failed' ? 1 : 0),
+          ...errorCols(end.error),
+        },
         attempt: { outcome: end.outcome, ...errorCols(end.error) },
       };
     case 'blocked':

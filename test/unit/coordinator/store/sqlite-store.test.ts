@@ -441,7 +441,8 @@ describe('openSqliteStore', () => {
       const c = claimed({ now: T0 + 1e7 });
       expect(c.job.id).toBe(id);
       store.endAttempt(id, c.epoch, { to: 'failed', error: { kind: 'encode-failed', message: 'gave up' }, outcome: 'failed' }, T0 + 9);
-      expect(store.getJob(id)).toMatchObject({ attempts: 1, requeues: 1 });
+      // The failed attempt itself counts: one burned by the requeue, one by the failure.
+      expect(store.getJob(id)).toMatchObject({ attempts: 2, requeues: 1 });
       expect(store.retryJobs([id, other], T0 + 10)).toEqual([id]);
       expect(store.getJob(id)).toMatchObject({
         state: 'queued',
