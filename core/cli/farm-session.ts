@@ -3,6 +3,7 @@ import { isTerminal } from '../shared/job-state.ts';
 import type { JobRow } from '../coordinator/ports.ts';
 import type { Coordinator } from '../coordinator/coordinator.ts';
 import { startLocalFarm, type LocalFarm } from './local-farm.ts';
+import type { FfmpegInstall } from '../agent/devices/locate-ffmpeg.ts';
 import { createProgressView } from './progress-view.ts';
 import { renderResults } from './results-table.ts';
 import {
@@ -37,14 +38,8 @@ export interface FarmSession {
 export async function withFarmSession(opts: FarmOptions, term: Terminal, body: (s: FarmSession) => Promise<number>): Promise<number> {
   const data = openData(opts, term);
   try {
-    let ffmpeg;
-    try {
-      ffmpeg = await findFfmpeg(opts, term);
-    } catch (err) {
-      if (!(err instanceof FfmpegMissingError)) throw err;
-      term.err(`encodefarm: ${err.message}\n`);
-      return EXIT.noFfmpeg;
-    }
+    const ffmpeg = await findFfmpegOrSay(opts, term);
+    if (!ffmpeg) return EXIT.noFfmpeg;
     const deviceSet = await discoverDevices(ffmpeg, opts, term);
     for (const notice of deviceSet.notices) term.err(`${notice}\n`);
     if (!deviceSet.devices.some((d) => d.slots > 0 && d.codecs.length > 0)) {
@@ -69,6 +64,17 @@ export async function withFarmSession(opts: FarmOptions, term: Terminal, body: (
   } finally {
     data.store.close();
     data.closeLog();
+  }
+}
+
+/** The ffmpeg to use, or undefined after telling the user plainly how to get one. */
+export async function findFfmpegOrSay(opts: CommonOptions, term: Terminal): Promise<FfmpegInstall | undefined> {
+  try {
+    return await findFfmpeg(opts, term);
+  } catch (err) {
+    if (!(err instanceof FfmpegMissingError)) throw err;
+    term.err(`encodefarm: ${err.message}\n`);
+    return undefined;
   }
 }
 

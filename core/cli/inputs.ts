@@ -19,17 +19,31 @@ export interface ExpandedInputs {
   files: InputFile[];
   /** One line per argument that produced nothing (no match, empty folder). */
   errors: string[];
+  /** Scanned files left out because the farm wrote them (earlier outputs). */
+  ownOutputs: number;
 }
 
 /**
  * Turns CLI arguments into source files: explicit files (kept even if they turn out not to be
  * videos, so they get a per-file error), folders scanned recursively for video extensions, and
  * quoted globs (`*`, `?`, `**`). Folders listed in `exclude` (the output folder) are skipped, as
- * are the farm's own temp files, so re-running with `--out` inside the input folder is safe.
+ * are the farm's own temp files and outputs, so running the same command again is safe.
  */
-export async function expandInputs(args: readonly string[], cwd: string, exclude: readonly string[]): Promise<ExpandedInputs> {
+export async function expandInputs(
+  args: readonly string[],
+  cwd: string,
+  exclude: readonly string[],
+  farmOutputsAmong: (paths: readonly string[]) => ReadonlySet<string> = () => new Set(),
+): Promise<ExpandedInputs> {
   const files: InputFile[] = [];
   const errors: string[] = [];
+  let ownOutputs = 0;
+  // A scan never feeds the farm its own outputs back (a second run over the same folder).
+  const notOurs = (found: string[]) => {
+    const ours = farmOutputsAmong(found);
+    ownOutputs += ours.size;
+    return found.filter((p) => !ours.has(p));
+  };
   const seen = new Set<string>();
   const excluded = exclude.map((e) => path.resolve(cwd, e));
   const add = (f: InputFile) => {
@@ -42,18 +56,18 @@ export async function expandInputs(args: readonly string[], cwd: string, exclude
     const abs = path.resolve(cwd, arg);
     const st = await lstatOrNull(abs);
     if (st?.isDirectory()) {
-      const found = await scanFolder(abs, excluded);
+      const found = notOurs(await scanFolder(abs, excluded));
       if (found.length === 0) errors.push(`${arg}: is a directory with no video files in it`);
       for (const p of found) add({ path: p, relDir: path.relative(abs, path.dirname(p)) });
     } else if (!st && hasGlob(arg)) {
-      const found = await expandGlob(abs, excluded);
+      const found = notOurs(await expandGlob(abs, excluded));
       if (found.length === 0) errors.push(`${arg}: no files match`);
       for (const p of found) add({ path: p, relDir: '' });
     } else {
       add({ path: abs, relDir: '' });
     }
   }
-  return { files, errors };
+  return { files, errors, ownOutputs };
 }
 
 async function lstatOrNull(p: string): Promise<Stats | null> {
@@ -69,10 +83,13 @@ function isUnder(p: string, dir: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-/** Recursive scan, sorted for a stable submission order; never follows symlinked folders. */
-async function scanFolder(root: string, excluded: readonly string[]): Promise<string[]> {
+/**
+ * Files under `root` (sorted, for a stable submission order) that `take` accepts, skipping the
+ * excluded folders and the farm's own temp files; never follows symlinked folders.
+ */
+async function walkFiles(root: string, excluded: readonly string[], maxDepth: number, take: (p: string) => boolean): Promise<string[]> {
   const out: string[] = [];
-  const walk = async (dir: string) => {
+  const walk = async (dir: string, depth: number) => {
     if (excluded.some((e) => isUnder(dir, e))) return;
     let entries;
     try {
@@ -83,12 +100,17 @@ async function scanFolder(root: string, excluded: readonly string[]): Promise<st
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       const p = path.join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && VIDEO_EXTENSIONS.has(path.extname(e.name).toLowerCase()) && !isFarmTempName(e.name)) out.push(p);
+      if (e.isDirectory()) {
+        if (depth < maxDepth) await walk(p, depth + 1);
+      } else if (e.isFile() && !isFarmTempName(e.name) && take(p)) out.push(p);
     }
   };
-  await walk(root);
+  await walk(root, 0);
   return out;
+}
+
+function scanFolder(root: string, excluded: readonly string[]): Promise<string[]> {
+  return walkFiles(root, excluded, Infinity, (p) => VIDEO_EXTENSIONS.has(path.extname(p).toLowerCase()));
 }
 
 function hasGlob(s: string): boolean {
@@ -118,29 +140,12 @@ export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-async function expandGlob(absPattern: string, excluded: readonly string[]): Promise<string[]> {
+function expandGlob(absPattern: string, excluded: readonly string[]): Promise<string[]> {
   const parts = absPattern.split(path.sep);
   const firstGlob = parts.findIndex(hasGlob);
   const base = parts.slice(0, firstGlob).join(path.sep) || path.sep;
   const re = globToRegExp(absPattern);
   // Without `**` a match can only be as deep as the pattern; don't scan a whole tree for `*.mp4`.
   const maxDepth = absPattern.includes('**') ? Infinity : parts.length - firstGlob - 1;
-  const out: string[] = [];
-  const walk = async (dir: string, depth = 0) => {
-    if (excluded.some((e) => isUnder(dir, e))) return;
-    let entries;
-    try {
-      entries = await fsp.readdir(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) {
-        if (depth < maxDepth) await walk(p, depth + 1);
-      } else if (re.test(p) && !isFarmTempName(e.name)) out.push(p);
-    }
-  };
-  await walk(base);
-  return out.sort();
+  return walkFiles(base, excluded, maxDepth, (p) => re.test(p));
 }

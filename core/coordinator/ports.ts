@@ -158,6 +158,8 @@ export interface JobStore {
   getJob(id: number): JobRow | undefined;
   listJobs(filter: JobFilter): JobRow[];
   listAttempts(jobId: number): AttemptRow[];
+  /** Those of `paths` that are a job's target or committed output: files the farm wrote. */
+  farmOutputsAmong(paths: readonly string[]): Set<string>;
 
   /**
    * In one transaction: picks the best claimable job (state queued, batch active, codec in

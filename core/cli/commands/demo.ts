@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { FfmpegMissingError } from '../../shared/errors.ts';
 import { generateDemoClips } from '../../agent/encoder/demo-clips.ts';
 import { resolveDataDir } from '../../coordinator/store/data-dir.ts';
-import { findFfmpeg, parseIntOption, type Terminal } from '../context.ts';
+import { parseIntOption, type Terminal } from '../context.ts';
+import { EXIT, findFfmpegOrSay } from '../farm-session.ts';
 import { runEncode, type EncodeOptions } from './encode.ts';
 
 export interface DemoOptions extends Omit<EncodeOptions, 'out'> {
@@ -16,14 +16,8 @@ export async function runDemo(opts: DemoOptions, term: Terminal, signal?: AbortS
   const count = parseIntOption('count', opts.count, 1) ?? 4;
   const seconds = parseIntOption('seconds', opts.seconds, 1) ?? 4;
   const root = opts.dir ? path.resolve(term.cwd, opts.dir) : path.join(resolveDataDir({ flag: opts.dataDir, env: term.env }), 'demo');
-  let ffmpeg;
-  try {
-    ffmpeg = await findFfmpeg(opts, term);
-  } catch (err) {
-    if (!(err instanceof FfmpegMissingError)) throw err;
-    term.err(`encodefarm: ${err.message}\n`);
-    return 3;
-  }
+  const ffmpeg = await findFfmpegOrSay(opts, term);
+  if (!ffmpeg) return EXIT.noFfmpeg;
   const clipsDir = path.join(root, 'clips');
   term.err(`making ${count} demo clips of ${seconds}s in ${clipsDir}\n`);
   const clips = await generateDemoClips(ffmpeg.ffmpegPath, clipsDir, { count, seconds });

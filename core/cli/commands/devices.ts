@@ -1,5 +1,5 @@
-import { FfmpegMissingError } from '../../shared/errors.ts';
-import { discoverDevices, findFfmpeg, type CommonOptions, type DeviceOptions, type Terminal } from '../context.ts';
+import { EXIT, findFfmpegOrSay } from '../farm-session.ts';
+import { discoverDevices, type CommonOptions, type DeviceOptions, type Terminal } from '../context.ts';
 import { renderTable } from '../format.ts';
 import type { GpuReport } from '../../agent/devices/device-set.ts';
 
@@ -7,16 +7,8 @@ const INTERESTING = ['h264_nvenc', 'hevc_nvenc', 'av1_nvenc', 'libx264', 'libx26
 
 /** `encodefarm devices`: which ffmpeg, which encoders, which GPUs, and what actually works. */
 export async function runDevices(opts: CommonOptions & DeviceOptions & { json?: boolean }, term: Terminal): Promise<number> {
-  let ffmpeg;
-  try {
-    ffmpeg = await findFfmpeg(opts, term);
-  } catch (err) {
-    if (err instanceof FfmpegMissingError) {
-      term.err(`encodefarm: ${err.message}\n`);
-      return 3;
-    }
-    throw err;
-  }
+  const ffmpeg = await findFfmpegOrSay(opts, term);
+  if (!ffmpeg) return EXIT.noFfmpeg;
   const set = await discoverDevices(ffmpeg, opts, term);
   if (opts.json) {
     const devices = set.devices.map(({ encoderFor: _e, ...d }) => d);

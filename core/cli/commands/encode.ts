@@ -27,7 +27,9 @@ export async function runEncode(args: readonly string[], opts: EncodeOptions, te
   return withFarmSession(opts, term, async (session) => {
     const preset = await resolvePreset(opts.preset, session.farm.presets, term.cwd);
     const outDir = opts.out ? path.resolve(term.cwd, opts.out) : null;
-    const expanded = await expandInputs(args, term.cwd, outDir ? [outDir] : []);
+    const { store } = session.data;
+    const expanded = await expandInputs(args, term.cwd, outDir ? [outDir] : [], (p) => store.farmOutputsAmong(p));
+    if (expanded.ownOutputs) term.err(`left out ${expanded.ownOutputs} file(s) the farm wrote earlier\n`);
     const plan = planOutputs(expanded.files, preset, outDir);
     const upfront = [...expanded.errors, ...plan.errors];
     for (const e of upfront) term.err(`skipped  ${e}\n`);

@@ -20,6 +20,7 @@ type BatchesAndJobs = Pick<
   | 'listJobs'
   | 'listAttempts'
   | 'setBatchState'
+  | 'farmOutputsAmong'
 >;
 
 /** Submissions: batches keyed for idempotency, their jobs, and read access to jobs and attempts. */
@@ -47,6 +48,12 @@ export function batchesAndJobs(db: Db): BatchesAndJobs {
   const filteredJobs = jobListQuery(db);
   const attemptsOf = db.prepare<[number], AttemptRecord>('SELECT * FROM attempts WHERE job_id = ? ORDER BY epoch');
   const updateBatchState = db.prepare<[BatchState, number]>('UPDATE batches SET state = ? WHERE id = ?');
+  const outputsAmong = db
+    .prepare<[string], string>(`
+      SELECT value FROM json_each(?) AS p
+      WHERE EXISTS (SELECT 1 FROM jobs WHERE final_path = p.value)
+         OR EXISTS (SELECT 1 FROM jobs WHERE output_path = p.value)`)
+    .pluck();
 
   const getBatch = (id: number): BatchRow | undefined => {
     const r = batchById.get(id);
@@ -81,6 +88,7 @@ export function batchesAndJobs(db: Db): BatchesAndJobs {
     setBatchState: writeTx(db, (batchId: number, state: BatchState): void => {
       updateBatchState.run(state, batchId);
     }),
+    farmOutputsAmong: (paths) => new Set(paths.length ? outputsAmong.all(jsonList(paths)) : []),
   };
 }
 

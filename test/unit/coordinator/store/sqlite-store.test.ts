@@ -169,6 +169,17 @@ describe('openSqliteStore', () => {
       expect(claim()).toBeUndefined();
     });
 
+    it('recognises the files the farm wrote (targets and committed outputs)', () => {
+      const b = batch();
+      const id = job(b, 'a');
+      const c = claimed();
+      running(c);
+      expect(store.markVerifying(id, c.epoch)).toBe('ok');
+      store.endAttempt(id, c.epoch, { to: 'done', finalPath: '/out/a (1).mp4', outputSize: 1, encodeMs: 1 }, T0 + 2);
+      expect(store.farmOutputsAmong(['/out/a.mp4', '/out/a (1).mp4', '/in/a.mov', '/else.mp4'])).toEqual(new Set(['/out/a.mp4', '/out/a (1).mp4']));
+      expect(store.farmOutputsAmong([])).toEqual(new Set());
+    });
+
     it('claims only jobs of the given batches when scoped, and their wake time alone', () => {
       const other = batch();
       const mine = batch();
