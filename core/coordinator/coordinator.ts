@@ -20,6 +20,7 @@ import type { FailurePolicy } from './failure-policy.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
 import { removeJobTemps } from './temp-cleanup.ts';
 import { createResultHandler } from './result-handler.ts';
+import { findCommitted } from './commit-identity.ts';
 
 /** The narrow view of the preset catalog the coordinator needs. */
 export interface PresetSource {
@@ -260,6 +261,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
   }
 
   async function recoverLost(): Promise<number> {
+    const cutShort = cutShortCommits();
+    if (cutShort.length) await adoptCommitted(cutShort);
     const lost = store.recoverLost(isAlive, clock.now(), results.committing);
     const cleanups: Promise<number>[] = [];
     for (const { jobId } of lost) {
@@ -277,6 +280,31 @@ export function createCoordinator(deps: CoordinatorDeps) {
     dispatch();
     await Promise.all(cleanups);
     return lost.length;
+  }
+
+  /** Verifying jobs whose committer is gone: their output may already be in place. */
+  function cutShortCommits(): JobRow[] {
+    const now = clock.now();
+    return store.listJobs({ states: ['verifying'] }).filter((job) => {
+      const lost = !job.agentId || !isAlive(job.agentId) || (job.leaseExpiresAt !== null && job.leaseExpiresAt < now);
+      return lost && job.commitFileId !== null && !results.committing.has(job.id);
+    });
+  }
+
+  /**
+   * A commit cut short after its link (a crash before the job was recorded done) left the output
+   * in place: such a job is finished as done, never encoded again or skipped as "exists".
+   */
+  async function adoptCommitted(jobs: readonly JobRow[]): Promise<void> {
+    for (const job of jobs) {
+      const found = await findCommitted(job.outputPath, job.commitFileId!);
+      if (!found) continue;
+      const end = { to: 'done', finalPath: found.path, outputSize: job.outputSize ?? found.size, encodeMs: job.encodeMs ?? 0 } as const;
+      if (store.endAttempt(job.id, job.epoch, end, clock.now()) !== 'ok') continue;
+      await removeJobTemps(job.outputPath, job.id, job.epoch);
+      logger.info('recovered a committed output', { jobId: job.id, path: found.path });
+      emitJob(job.id);
+    }
   }
 
   /** Keeps async work (result commits, recoveries) visible to `idle()`. */

@@ -62,6 +62,8 @@ export interface JobRow {
   finishedAt: number | null;
   /** Encode wall time of the successful attempt, ms. */
   encodeMs: number | null;
+  /** `dev:ino` of the verified output being committed (see migration 003). */
+  commitFileId: string | null;
 }
 
 export interface AttemptRow {
@@ -169,8 +171,8 @@ export interface JobStore {
   claimNext(req: ClaimRequest): Claim | undefined;
   /** leased → running; records the attempt's temp path and the source facts. */
   markRunning(jobId: number, epoch: number, info: { tempPath: string; durationS: number; inputSize: number }, now: number): FencedResult;
-  /** running → verifying. */
-  markVerifying(jobId: number, epoch: number): FencedResult;
+  /** running → verifying; records the verified file's identity, size and encode time first. */
+  markVerifying(jobId: number, epoch: number, commit?: { fileId: string; outputSize: number; encodeMs: number }): FencedResult;
   updateProgress(jobId: number, epoch: number, p: ProgressUpdate): FencedResult;
   renewLease(jobId: number, epoch: number, leaseExpiresAt: number): FencedResult;
   /** Ends the attempt and moves the job; a second call for the same (job, epoch) returns 'stale'. */

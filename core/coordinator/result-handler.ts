@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import type { Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import { ACTIVE_STATES } from '../shared/job-state.ts';
-import { errorFromInfo, toFarmError, type FarmError } from '../shared/errors.ts';
+import { VerifyFailedError, errorFromInfo, toFarmError, type FarmError } from '../shared/errors.ts';
 import type { Result } from '../shared/protocol/index.ts';
 import { tempPathFor } from '../shared/temp-names.ts';
 import type { AttemptEnd, JobRow, JobStore } from './ports.ts';
@@ -10,6 +10,7 @@ import type { DevicePool, PoolDevice } from './device-pool.ts';
 import { decideAttemptEnd, type FailurePolicy } from './failure-policy.ts';
 import { commitOutput } from './output-commit.ts';
 import { removeJobTemps } from './temp-cleanup.ts';
+import { fileIdOf } from './commit-identity.ts';
 
 export interface ResultContext {
   store: JobStore;
@@ -47,23 +48,38 @@ export function createResultHandler(ctx: ResultContext) {
 
   async function onSuccess(agentId: string, job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<void> {
     // An output can only come from a started encode, written at the temp name of its own lease.
-    if (job.state !== 'running' || ok.tempPath !== tempPathFor(job.outputPath, job.id, job.epoch)) {
+    if (job.state !== 'running' || ok.tempPath !== tempPathFor(job.outputPath, job.id, job.epoch) || committing.has(job.id)) {
       return ctx.conflict(agentId, job.id, job.epoch);
     }
-    store.markVerifying(job.id, job.epoch);
-    ctx.jobChanged(job.id);
+    // Claimed before the first await, so recovery and a repeated result both leave it alone.
     committing.add(job.id);
-    let end: AttemptEnd;
     try {
-      const finalPath = await commitOutput(ok.tempPath, job.outputPath, job.onExists);
-      end = { to: 'done', finalPath, outputSize: ok.outputSize, encodeMs: ok.encodeMs };
-    } catch (err) {
-      await removeJobTemps(job.outputPath, job.id, job.epoch);
-      end = decideAttemptEnd(job, toFarmError(err), ctx.policy, clock.now(), ctx.random);
+      const end = await commit(agentId, job, ok);
+      if (end) finish(job, end, undefined);
     } finally {
       committing.delete(job.id);
     }
-    finish(job, end, undefined);
+  }
+
+  /** Records the output's identity (so a crash after the link is recognised), then links it into place. */
+  async function commit(agentId: string, job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<AttemptEnd | undefined> {
+    const fileId = await fileIdOf(ok.tempPath).catch(() => undefined);
+    if (!fileId) {
+      const err = new VerifyFailedError(`${job.outputPath}: the verified output vanished before it could be committed`);
+      return decideAttemptEnd(job, err, ctx.policy, clock.now(), ctx.random);
+    }
+    if (store.markVerifying(job.id, job.epoch, { fileId, outputSize: ok.outputSize, encodeMs: ok.encodeMs }) === 'stale') {
+      ctx.conflict(agentId, job.id, job.epoch);
+      return undefined;
+    }
+    ctx.jobChanged(job.id);
+    try {
+      const finalPath = await commitOutput(ok.tempPath, job.outputPath, job.onExists);
+      return { to: 'done', finalPath, outputSize: ok.outputSize, encodeMs: ok.encodeMs };
+    } catch (err) {
+      await removeJobTemps(job.outputPath, job.id, job.epoch);
+      return decideAttemptEnd(job, toFarmError(err), ctx.policy, clock.now(), ctx.random);
+    }
   }
 
   async function onFailure(job: JobRow, info: { kind: FarmError['kind']; message: string }): Promise<void> {

@@ -25,3 +25,9 @@ export function isTempNameFor(name: string, outputPath: string, jobId: number): 
 export function isFarmTempName(name: string): boolean {
   return /^\..+\.ef-\d+-\d+\.part$/.test(name);
 }
+
+/** `.clip.mp4.ef-3-1.part` → `clip.mp4`; any other name is returned as it is. */
+export function finalNameOfTemp(name: string): string {
+  const m = /^\.(.+)\.ef-\d+-\d+\.part$/.exec(name);
+  return m ? m[1]! : name;
+}

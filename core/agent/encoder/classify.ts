@@ -12,6 +12,8 @@ import {
 interface Context {
   inputPath: string;
   outputPath: string;
+  /** Name shown to users for the output (the final name, not the hidden temp file). */
+  outputName?: string;
 }
 
 /** Base names and the `<url>: ` prefixes ffmpeg puts before an error about one file. */
@@ -115,7 +117,7 @@ function filesOf(ctx: Context): Files {
   };
   return {
     input: path.basename(ctx.inputPath),
-    output: path.basename(ctx.outputPath),
+    output: ctx.outputName ?? path.basename(ctx.outputPath),
     inputPrefixes: prefixes(ctx.inputPath),
     outputPrefixes: prefixes(ctx.outputPath),
   };

@@ -5,6 +5,7 @@ import { CanceledError, FarmError, FfmpegMissingError, toFarmError } from '../..
 import type { EncodeHooks, EncodeRequest, EncodeSummary, Encoder } from '../ports.ts';
 import { buildEncodeArgv } from './argv.ts';
 import { classifyFailure } from './classify.ts';
+import { finalNameOfTemp } from '../../shared/temp-names.ts';
 import { createProgressParser } from './progress-parser.ts';
 
 export interface FfmpegEncoderOptions {
@@ -178,7 +179,11 @@ function run(
       const stopped = stopper.reason;
       if (stopped) return settle(() => reject(stopped));
       if (code !== 0) {
-        const err = classifyFailure(stderrTail, code, { inputPath: req.inputPath, outputPath: req.tempPath });
+        const err = classifyFailure(stderrTail, code, {
+          inputPath: req.inputPath,
+          outputPath: req.tempPath,
+          outputName: finalNameOfTemp(path.basename(req.tempPath)),
+        });
         return settle(() => reject(err));
       }
       const encodeMs = Math.round(performance.now() - started);

@@ -63,6 +63,14 @@ export function runJobAction(action: Action, rawIds: readonly string[], opts: Co
     const changed =
       action === 'cancel' ? data.store.cancelJobs(jobIds, now) : action === 'pause' ? data.store.pauseJobs(jobIds) : data.store.resumeJobs(jobIds, now);
     term.out(`${action}: ${changed.length} job(s) changed${changed.length ? ` (${changed.join(', ')})` : ''}\n`);
+    // Name each job left as it was and say why, so an id that was already done reads differently from a typo.
+    if (!opts.batch) {
+      for (const id of jobIds.filter((j) => !changed.includes(j))) {
+        const job = data.store.getJob(id);
+        const why = job ? (job.cancelRequested ? 'cancel already requested' : `already ${job.state}`) : 'no such job';
+        term.out(`job ${id}: ${why}, nothing to ${action}\n`);
+      }
+    }
     return changed.length > 0 || opts.batch ? EXIT.ok : EXIT.failed;
   } finally {
     data.store.close();

@@ -115,13 +115,17 @@ export function leases(db: Db): Leases {
       return 'ok';
     }),
 
-    markVerifying: writeTx(db, (jobId: number, epoch: number): FencedResult => {
-      const job = fenced(jobId, epoch);
-      if (!job || job.state === 'verifying') return 'stale';
-      assertTransition(jobId, job.state, 'verifying');
-      writeJob(jobId, { state: 'verifying' });
-      return 'ok';
-    }),
+    markVerifying: writeTx(
+      db,
+      (jobId: number, epoch: number, commit?: { fileId: string; outputSize: number; encodeMs: number }): FencedResult => {
+        const job = fenced(jobId, epoch);
+        if (!job || job.state === 'verifying') return 'stale';
+        assertTransition(jobId, job.state, 'verifying');
+        const facts = commit ? { commit_file_id: commit.fileId, output_size: commit.outputSize, encode_ms: commit.encodeMs } : {};
+        writeJob(jobId, { state: 'verifying', ...facts });
+        return 'ok';
+      },
+    ),
 
     updateProgress: writeTx(db, (jobId: number, epoch: number, p: ProgressUpdate): FencedResult => {
       if (!fenced(jobId, epoch)) return 'stale';

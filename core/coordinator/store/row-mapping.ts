@@ -51,6 +51,7 @@ export interface JobRecord {
   started_at: number | null;
   finished_at: number | null;
   encode_ms: number | null;
+  commit_file_id: string | null;
 }
 
 /** An `attempts` row as SQLite returns it. */
@@ -133,6 +134,7 @@ export function toJobRow(r: JobRecord): JobRow {
     startedAt: r.started_at,
     finishedAt: r.finished_at,
     encodeMs: r.encode_ms,
+    commitFileId: r.commit_file_id,
   };
 }
 

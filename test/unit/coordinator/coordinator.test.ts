@@ -636,16 +636,55 @@ describe('createCoordinator', { timeout: 10_000 }, () => {
       const a = agent.assignOf(id);
       const temp = await agent.writeTemp(a, 'the encoded video');
       agent.started(id, a.epoch, { tempPath: temp });
+      const states: string[] = [];
+      coordinator.events.on('job', (j) => j.id === id && states.push(j.state));
       agent.resultOk(id, a.epoch, { tempPath: temp, outputSize: 17, encodeMs: 1234 });
-      expect(job(id).state).toBe('verifying');
 
       await coordinator.idle();
+      expect(states).toEqual(['verifying', 'done']);
 
       const target = path.join(outDir, 'a.mp4');
       expect(job(id)).toMatchObject({ state: 'done', finalPath: target, outputSize: 17, encodeMs: 1234, percent: 100 });
       expect(fs.readFileSync(target, 'utf8')).toBe('the encoded video');
       expect(fs.existsSync(temp)).toBe(false);
       expect(fs.readdirSync(outDir)).toEqual(['a.mp4']);
+    });
+
+    it('finishes as done a job whose commit was cut short after the link, instead of redoing it', async () => {
+      const agent = connect();
+      const id = idOf(submit(['a']));
+      const a = agent.assignOf(id);
+      const temp = await agent.writeTemp(a, 'the encoded video');
+      agent.started(id, a.epoch, { tempPath: temp });
+      // What a coordinator killed mid-commit leaves behind: the identity recorded, the link made,
+      // the temp not yet removed and the job never recorded done.
+      const st = fs.statSync(temp, { bigint: true });
+      expect(store.markVerifying(id, a.epoch, { fileId: `${st.dev}:${st.ino}`, outputSize: 17, encodeMs: 99 })).toBe('ok');
+      const target = path.join(outDir, 'a.mp4');
+      fs.linkSync(temp, target);
+
+      await agent.close();
+      await coordinator.idle();
+
+      expect(job(id)).toMatchObject({ state: 'done', finalPath: target, outputSize: 17, encodeMs: 99 });
+      expect(fs.readdirSync(outDir)).toEqual(['a.mp4']);
+      expect(agent.assigns.filter((x) => x.jobId === id)).toHaveLength(1);
+    });
+
+    it('requeues a cut-short commit whose output never reached the target', async () => {
+      const agent = connect();
+      const id = idOf(submit(['a']));
+      const a = agent.assignOf(id);
+      const temp = await agent.writeTemp(a);
+      agent.started(id, a.epoch, { tempPath: temp });
+      const st = fs.statSync(temp, { bigint: true });
+      store.markVerifying(id, a.epoch, { fileId: `${st.dev}:${st.ino}`, outputSize: 13, encodeMs: 1 });
+
+      await agent.close();
+      await coordinator.idle();
+
+      expect(job(id)).toMatchObject({ state: 'queued', requeues: 1 });
+      expect(fs.existsSync(temp)).toBe(false);
     });
 
     it('skips a job whose target already exists under on-exists skip, without an assign', () => {

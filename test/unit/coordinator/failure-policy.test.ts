@@ -55,6 +55,7 @@ function jobRow(overrides: Partial<JobRow> = {}): JobRow {
     startedAt: NOW - 4000,
     finishedAt: null,
     encodeMs: null,
+    commitFileId: null,
     ...overrides,
   };
 }

@@ -54,3 +54,11 @@ describe('isFarmTempName', () => {
     expect(isFarmTempName('.clip.mp4.ef-a-2.part')).toBe(false);
   });
 });
+
+describe('finalNameOfTemp', () => {
+  it('recovers the final name from a temp name and leaves other names alone', async () => {
+    const { finalNameOfTemp } = await import('../../../core/shared/temp-names.ts');
+    expect(finalNameOfTemp('.clip one.mp4.ef-3-12.part')).toBe('clip one.mp4');
+    expect(finalNameOfTemp('clip.mp4')).toBe('clip.mp4');
+  });
+});

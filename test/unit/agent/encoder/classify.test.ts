@@ -81,6 +81,11 @@ describe('classifyFailure', () => {
     expect(err.disposition).toBe('block');
   });
 
+  it('names the final output, not the hidden temp file, when given its name', () => {
+    const err = classifyFailure([`Error writing trailer of ${OUT}: No space left on device`], 1, { ...ctx, outputName: 'clip.mp4' });
+    expect(err.message).toMatch(/^clip\.mp4: disk full while writing/);
+  });
+
   it('maps unreadable input data to InputInvalidError naming the input', () => {
     const err = classifyFailure([`${IN}: Invalid data found when processing input`], 1, ctx);
     expect(err).toBeInstanceOf(InputInvalidError);

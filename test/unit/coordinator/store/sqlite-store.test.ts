@@ -123,6 +123,7 @@ describe('openSqliteStore', () => {
         startedAt: null,
         finishedAt: null,
         encodeMs: null,
+        commitFileId: null,
       });
       expect(store.getJob(id + 100)).toBeUndefined();
     });
