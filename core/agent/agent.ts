@@ -44,6 +44,8 @@ export function createAgent(deps: AgentDeps) {
   const queues = new Map(deps.devices.map((d) => [d.id, new PQueue({ concurrency: Math.max(1, d.slots) })]));
   const byId = new Map(deps.devices.map((d) => [d.id, d]));
   const inFlight = new Map<number, InFlight>();
+  /** Every attempt until its result is sent (verification outlives the device slot). */
+  const jobs = new Set<Promise<void>>();
   let send: (msg: AgentMessage) => void = () => {};
   let heartbeat: TimerHandle | undefined;
 
@@ -62,17 +64,29 @@ export function createAgent(deps: AgentDeps) {
       finish(flight, { ok: false, error: { kind: 'device-fault', message: `device ${a.deviceId} is not on this agent` } });
       return;
     }
-    void queue.add(async () => {
-      const ref = { v: PROTOCOL_VERSION, jobId: a.jobId, epoch: a.epoch } as const;
-      const outcome = await runJob(deps, a, device, {
-        signal: flight.controller.signal,
-        onStarted: (tempPath, source) =>
-          send({ ...ref, type: 'started', tempPath, source: { durationS: source.durationS, sizeBytes: source.sizeBytes } }),
-        onProgress: (p) => !flight.dropped && send({ ...ref, type: 'progress', ...p }),
-        onLog: (lines) => !flight.dropped && send({ ...ref, type: 'log', lines: lines.slice(-200).map((l) => l.slice(0, 4000)) }),
-      });
-      finish(flight, outcome);
-    });
+    // The device slot is held only while ffmpeg runs: verification overlaps the next encode.
+    void queue.add(
+      () =>
+        new Promise<void>((releaseSlot) => {
+          const ref = { v: PROTOCOL_VERSION, jobId: a.jobId, epoch: a.epoch } as const;
+          const work = runJob(deps, a, device, {
+            signal: flight.controller.signal,
+            onStarted: (tempPath, source) =>
+              send({ ...ref, type: 'started', tempPath, source: { durationS: source.durationS, sizeBytes: source.sizeBytes } }),
+            onProgress: (p) => !flight.dropped && send({ ...ref, type: 'progress', ...p }),
+            onLog: (lines) => !flight.dropped && send({ ...ref, type: 'log', lines: lines.slice(-200).map((l) => l.slice(0, 4000)) }),
+            onEncoded: () => {
+              releaseSlot();
+              if (!flight.dropped) send({ ...ref, type: 'encoded' });
+            },
+          }).then((outcome) => {
+            releaseSlot();
+            finish(flight, outcome);
+          });
+          jobs.add(work);
+          void work.finally(() => jobs.delete(work));
+        }),
+    );
   }
 
   function finish(flight: InFlight, outcome: Parameters<typeof resultOf>[1]): void {
@@ -119,6 +133,7 @@ export function createAgent(deps: AgentDeps) {
       if (heartbeat) clock.clearTimeout(heartbeat);
       for (const f of inFlight.values()) f.controller.abort(new CanceledError(reason));
       await Promise.all([...queues.values()].map((q) => q.onIdle()));
+      while (jobs.size) await Promise.all([...jobs]);
     },
   };
 }

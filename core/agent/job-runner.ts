@@ -31,6 +31,8 @@ export interface JobCallbacks {
   onStarted(tempPath: string, source: ProbeResult): void;
   onProgress(p: EncodeProgress): void;
   onLog(lines: string[]): void;
+  /** ffmpeg finished: the device is free again while the output is verified. */
+  onEncoded(): void;
 }
 
 export type JobOutcome =
@@ -81,6 +83,8 @@ async function attempt(deps: JobRunnerDeps, a: Assign, device: AgentDevice, cb: 
         onLog: cb.onLog,
       },
     );
+    watchdog.stop();
+    cb.onEncoded();
     const outputSize = await verify(deps.prober, tempPath, source, preset, name);
     return { ok: true, tempPath, outputSize, encodeMs: summary.encodeMs, avgFps: summary.avgFps };
   } finally {

@@ -13,6 +13,7 @@ import {
   type CoordinatorMessage,
   type Hello,
   type Started,
+  type Encoded,
 } from '../shared/protocol/index.ts';
 import type { BatchRow, JobRow, JobStore, OnExists } from './ports.ts';
 import { DevicePool, DEFAULT_QUARANTINE_AFTER, type PoolDevice } from './device-pool.ts';
@@ -229,6 +230,24 @@ export function createCoordinator(deps: CoordinatorDeps) {
     if (!(job.epoch === msg.epoch && job.agentId === agentId && ACTIVE_STATES.has(job.state))) conflict(agentId, msg.jobId, msg.epoch);
   }
 
+  /** ffmpeg is done: the device takes its next job while the agent verifies this one. */
+  function onEncoded(agentId: string, msg: Encoded): void {
+    const job = store.getJob(msg.jobId);
+    if (!job || job.agentId !== agentId || job.epoch !== msg.epoch || job.state !== 'running') {
+      if (!(job?.epoch === msg.epoch && job.state === 'verifying')) conflict(agentId, msg.jobId, msg.epoch);
+      return;
+    }
+    store.markVerifying(job.id, job.epoch);
+    const holder = pool.holderOf(job.id);
+    if (holder) {
+      // The device did its part: its run of faults is over.
+      pool.recordSuccess(holder.key);
+      pool.release(holder.key, job.id);
+    }
+    emitJob(job.id);
+    dispatch();
+  }
+
   function onMessage(agentId: string, msg: AgentMessage): void {
     switch (msg.type) {
       case 'hello':
@@ -242,6 +261,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
         return;
       case 'started':
         return onStarted(agentId, msg);
+      case 'encoded':
+        return onEncoded(agentId, msg);
       case 'progress': {
         const p = { percent: msg.percent, fps: msg.fps, speed: msg.speed, outTimeS: msg.outTimeS, etaS: msg.etaS };
         if (store.updateProgress(msg.jobId, msg.epoch, p) === 'stale') return conflict(agentId, msg.jobId, msg.epoch);

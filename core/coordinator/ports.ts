@@ -171,7 +171,10 @@ export interface JobStore {
   claimNext(req: ClaimRequest): Claim | undefined;
   /** leased → running; records the attempt's temp path and the source facts. */
   markRunning(jobId: number, epoch: number, info: { tempPath: string; durationS: number; inputSize: number }, now: number): FencedResult;
-  /** running → verifying; records the verified file's identity, size and encode time first. */
+  /**
+   * running → verifying (ffmpeg finished, or a result arrived). With `commit`, records the
+   * verified file's identity, size and encode time — once per attempt; a second time is 'stale'.
+   */
   markVerifying(jobId: number, epoch: number, commit?: { fileId: string; outputSize: number; encodeMs: number }): FencedResult;
   updateProgress(jobId: number, epoch: number, p: ProgressUpdate): FencedResult;
   renewLease(jobId: number, epoch: number, leaseExpiresAt: number): FencedResult;

@@ -37,8 +37,7 @@ export function createResultHandler(ctx: ResultContext) {
 
   async function onResult(agentId: string, msg: Result): Promise<void> {
     const job = store.getJob(msg.jobId);
-    // 'verifying' means this result is already being committed: a repeat is answered, not redone.
-    if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.state === 'verifying' || job.agentId !== agentId) {
+    if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.agentId !== agentId) {
       if (job && msg.outcome.ok && job.epoch !== msg.epoch) await dropStaleOutput(job, msg.epoch, msg.outcome.tempPath);
       return ctx.conflict(agentId, msg.jobId, msg.epoch);
     }
@@ -48,7 +47,8 @@ export function createResultHandler(ctx: ResultContext) {
 
   async function onSuccess(agentId: string, job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<void> {
     // An output can only come from a started encode, written at the temp name of its own lease.
-    if (job.state !== 'running' || ok.tempPath !== tempPathFor(job.outputPath, job.id, job.epoch) || committing.has(job.id)) {
+    const encoded = job.state === 'running' || job.state === 'verifying';
+    if (!encoded || ok.tempPath !== tempPathFor(job.outputPath, job.id, job.epoch) || committing.has(job.id)) {
       return ctx.conflict(agentId, job.id, job.epoch);
     }
     // Claimed before the first await, so recovery and a repeated result both leave it alone.

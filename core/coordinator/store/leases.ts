@@ -119,8 +119,9 @@ export function leases(db: Db): Leases {
       db,
       (jobId: number, epoch: number, commit?: { fileId: string; outputSize: number; encodeMs: number }): FencedResult => {
         const job = fenced(jobId, epoch);
-        if (!job || job.state === 'verifying') return 'stale';
-        assertTransition(jobId, job.state, 'verifying');
+        // Verifying already: only the first result may still record what it is committing.
+        if (!job || (job.state === 'verifying' && (!commit || job.commit_file_id !== null))) return 'stale';
+        if (job.state !== 'verifying') assertTransition(jobId, job.state, 'verifying');
         const facts = commit ? { commit_file_id: commit.fileId, output_size: commit.outputSize, encode_ms: commit.encodeMs } : {};
         writeJob(jobId, { state: 'verifying', ...facts });
         return 'ok';

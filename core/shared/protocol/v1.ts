@@ -52,6 +52,13 @@ export const ProgressSchema = z.object({
   etaS: z.number().nonnegative().nullable(),
 });
 
+/** ffmpeg finished: the device slot is free while the agent verifies the output. */
+export const EncodedSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('encoded'),
+  ...jobRef,
+});
+
 export const LogSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
   type: z.literal('log'),
@@ -92,6 +99,7 @@ export const AgentMessageSchema = z.discriminatedUnion('type', [
   DeviceUpdateSchema,
   StartedSchema,
   ProgressSchema,
+  EncodedSchema,
   LogSchema,
   ResultSchema,
 ]);
@@ -132,6 +140,7 @@ export type DeviceUpdate = z.infer<typeof DeviceUpdateSchema>;
 export type Started = z.infer<typeof StartedSchema>;
 export type Progress = z.infer<typeof ProgressSchema>;
 export type Log = z.infer<typeof LogSchema>;
+export type Encoded = z.infer<typeof EncodedSchema>;
 export type Result = z.infer<typeof ResultSchema>;
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 export type Assign = z.infer<typeof AssignSchema>;

@@ -95,8 +95,12 @@ class FakeProber implements Prober {
   invalidInputs = new Set<string>();
   outputCodec: Codec = 'h264';
 
+  /** When set, probing an output waits for this (holds verification open). */
+  holdOutputs: Promise<void> | undefined;
+
   async probe(p: string): Promise<ProbeResult> {
     this.probed.push(p);
+    if (p.endsWith('.part') && this.holdOutputs) await this.holdOutputs;
     if (this.invalidInputs.has(p)) throw new InputInvalidError(`${path.basename(p)}: moov atom not found`);
     if (p.endsWith('.part')) {
       const { size } = await fsp.stat(p);
@@ -245,7 +249,7 @@ describe('createAgent', { timeout: 10_000 }, () => {
     const temp = tempOf(a);
     const size = fs.statSync(temp).size;
     expect(result).toEqual({ v: 1, type: 'result', jobId: 1, epoch: 1, outcome: { ok: true, tempPath: temp, outputSize: size, encodeMs: 900, avgFps: 75 } });
-    expect(outbox.ofJob(1).map((m) => m.type)).toEqual(['started', 'progress', 'result']);
+    expect(outbox.ofJob(1).map((m) => m.type)).toEqual(['started', 'progress', 'encoded', 'result']);
     expect(outbox.ofJob(1)[0]).toEqual({ v: 1, type: 'started', jobId: 1, epoch: 1, tempPath: temp, source: { durationS: 10, sizeBytes: 5000 } });
     expect(outbox.ofJob(1)[1]).toMatchObject({ type: 'progress', outTimeS: 5, percent: 50 });
     expect(call.req).toEqual({
@@ -260,6 +264,23 @@ describe('createAgent', { timeout: 10_000 }, () => {
     expect(fs.readFileSync(temp, 'utf8')).toBe('encoded clip-1.mov');
     expect(fs.existsSync(a.output.path)).toBe(false);
     expect(agent.inFlight()).toBe(0);
+  });
+
+  it('frees the device slot when ffmpeg ends, so the next encode runs while the last is verified', async () => {
+    start([device('gpu0', 1)]);
+    let release!: () => void;
+    prober.holdOutputs = new Promise((r) => (release = r));
+    assign(1);
+    assign(2);
+    (await encoder.call(1)).finish();
+    // Job 1 is still being verified (no result yet), and job 2 already has the device.
+    const second = await encoder.call(2);
+    expect(second.req.inputPath).toBe('/media/in/clip-2.mov');
+    expect(outbox.ofJob(1).map((m) => m.type)).toEqual(['started', 'encoded']);
+    release();
+    expect((await outbox.result(1)).outcome.ok).toBe(true);
+    second.finish();
+    expect((await outbox.result(2)).outcome.ok).toBe(true);
   });
 
   it('runs at most as many encodes on a device as it has slots; the third waits for one to end', async () => {

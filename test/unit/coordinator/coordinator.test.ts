@@ -650,6 +650,25 @@ describe('createCoordinator', { timeout: 10_000 }, () => {
       expect(fs.readdirSync(outDir)).toEqual(['a.mp4']);
     });
 
+    it('gives the device its next job when ffmpeg ends, and commits the first when its result comes', async () => {
+      const agent = connect([fakeDevice('gpu0', { slots: 1 })]);
+      const first = idOf(submit(['a']));
+      const second = idOf(submit(['b']));
+      const a = agent.assignOf(first);
+      expect(agent.assigns.map((x) => x.jobId)).toEqual([first]);
+      const temp = await agent.writeTemp(a);
+      agent.started(first, a.epoch, { tempPath: temp });
+      agent.send({ v: 1, type: 'encoded', jobId: first, epoch: a.epoch });
+
+      expect(job(first).state).toBe('verifying');
+      expect(agent.assigns.map((x) => x.jobId)).toEqual([first, second]);
+      agent.resultOk(first, a.epoch, { tempPath: temp });
+      await coordinator.idle();
+      expect(job(first)).toMatchObject({ state: 'done', finalPath: path.join(outDir, 'a.mp4') });
+      // The slot was given once: the result does not free it a second time.
+      expect(coordinator.devices()[0]!.busy).toEqual(new Set([second]));
+    });
+
     it('finishes as done a job whose commit was cut short after the link, instead of redoing it', async () => {
       const agent = connect();
       const id = idOf(submit(['a']));
