@@ -5,6 +5,7 @@ import type { JobStore } from '../coordinator/ports.ts';
 import { openSqliteStore } from '../coordinator/store/sqlite-store.ts';
 import { dbFileIn, resolveDataDir } from '../coordinator/store/data-dir.ts';
 import { locateFfmpeg, type FfmpegInstall } from '../agent/devices/locate-ffmpeg.ts';
+import { cachedFfmpegInfoReader } from '../agent/devices/ffmpeg-info-cache.ts';
 import { buildLocalDevices, type DeviceSet } from '../agent/devices/device-set.ts';
 
 /** Options every command that touches the farm's data accepts. */
@@ -60,7 +61,9 @@ export function openData(opts: CommonOptions, term: Terminal): OpenedData {
 }
 
 export function findFfmpeg(opts: CommonOptions, term: Terminal): Promise<FfmpegInstall> {
-  return locateFfmpeg({ ffmpegPath: opts.ffmpeg, ffprobePath: opts.ffprobe, env: term.env });
+  const dataDir = resolveDataDir({ flag: opts.dataDir, env: term.env });
+  const readInfo = cachedFfmpegInfoReader(path.join(dataDir, 'ffmpeg-info.json'));
+  return locateFfmpeg({ ffmpegPath: opts.ffmpeg, ffprobePath: opts.ffprobe, env: term.env, readInfo });
 }
 
 export function parseIntOption(name: string, value: string | undefined, min: number): number | undefined {

@@ -21,6 +21,8 @@ export interface LocateFfmpegOptions {
   env?: NodeJS.ProcessEnv;
   /** Try the `@ffmpeg-installer` packages last. @default true */
   useBundled?: boolean;
+  /** How to ask a candidate for its version and encoders (a cached reader). @default readFfmpegInfo */
+  readInfo?: typeof readFfmpegInfo;
 }
 
 /** How to fix a missing ffmpeg; ends every FfmpegMissingError from here. */
@@ -45,7 +47,7 @@ export async function locateFfmpeg(opts: LocateFfmpegOptions = {}): Promise<Ffmp
   if (ffmpegPath !== undefined) {
     const ffmpeg = path.resolve(ffmpegPath);
     const ffprobe = ffprobePath !== undefined ? path.resolve(ffprobePath) : await companionProbe(ffmpeg, env, bundled);
-    const found = await tryCandidate({ ffmpeg, ffprobe, source: 'config' }, env);
+    const found = await tryCandidate({ ffmpeg, ffprobe, source: 'config' }, env, opts.readInfo);
     if (typeof found === 'string') throw new FfmpegMissingError(`${capitalize(found)}; ${FFMPEG_FIX_HINT}.`);
     return found;
   }
@@ -54,7 +56,7 @@ export async function locateFfmpeg(opts: LocateFfmpegOptions = {}): Promise<Ffmp
   for (const candidate of [onPath, bundled]) {
     if (!candidate) continue;
     if (ffprobePath !== undefined) candidate.ffprobe = path.resolve(ffprobePath);
-    const found = await tryCandidate(candidate, env);
+    const found = await tryCandidate(candidate, env, opts.readInfo);
     if (typeof found !== 'string') return found;
     tried.push(found);
   }
@@ -63,9 +65,9 @@ export async function locateFfmpeg(opts: LocateFfmpegOptions = {}): Promise<Ffmp
 }
 
 /** The install, or one sentence on why this candidate does not work. */
-async function tryCandidate(c: Candidate, env: NodeJS.ProcessEnv): Promise<FfmpegInstall | string> {
+async function tryCandidate(c: Candidate, env: NodeJS.ProcessEnv, readInfo = readFfmpegInfo): Promise<FfmpegInstall | string> {
   try {
-    return { ...(await readFfmpegInfo(c.ffmpeg, c.ffprobe, { env })), source: c.source };
+    return { ...(await readInfo(c.ffmpeg, c.ffprobe, { env })), source: c.source };
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     const from = { config: 'configured ffmpeg', path: 'ffmpeg on PATH', bundled: 'bundled ffmpeg' }[c.source];

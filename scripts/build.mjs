@@ -1,0 +1,19 @@
+// Bundles the CLI into dist/ (one ESM file, packages external) so it starts without compiling
+// TypeScript; bin/encodefarm.js falls back to tsx when a source file is newer than the bundle.
+import { build } from 'esbuild';
+import { cpSync, rmSync } from 'node:fs';
+
+const root = new URL('..', import.meta.url);
+rmSync(new URL('dist/', root), { recursive: true, force: true });
+await build({
+  entryPoints: [new URL('core/cli/main.ts', root).pathname],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  outfile: new URL('dist/cli.mjs', root).pathname,
+  logLevel: 'warning',
+});
+// The store reads its numbered migrations beside the module at run time.
+cpSync(new URL('core/coordinator/store/migrations/', root), new URL('dist/migrations/', root), { recursive: true });
