@@ -40,6 +40,8 @@ export interface BenchOptions {
   clips: number;
   seconds: number | undefined;
   rounds: number;
+  /** ffprobe for the farm (default: the one beside ffmpeg on PATH). */
+  ffprobe: string | undefined;
 }
 
 export interface Round {
@@ -198,7 +200,14 @@ function report(rounds: readonly Round[], clips: number, seconds: number): void 
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
     args: [...argv],
-    options: { clips: { type: 'string' }, seconds: { type: 'string' }, rounds: { type: 'string' }, quick: { type: 'boolean', default: false } },
+    options: {
+      clips: { type: 'string' },
+      seconds: { type: 'string' },
+      rounds: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      // The farm's ffprobe (probe + verify run per job); the baseline never probes.
+      ffprobe: { type: 'string' },
+    },
   });
   const num = (name: string, v: string | undefined, fallback: number | undefined, min: number): number | undefined => {
     if (v === undefined) return fallback;
@@ -211,12 +220,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     clips: Math.floor(num('clips', values.clips, quick ? 3 : 12, 1)!),
     seconds: num('seconds', values.seconds, quick ? 2 : undefined, 0.5),
     rounds: Math.floor(num('rounds', values.rounds, quick ? 1 : 3, 1)!),
+    ffprobe: values.ffprobe === undefined ? undefined : path.resolve(values.ffprobe),
   };
 }
 
 export async function runBench(opts: BenchOptions): Promise<void> {
   const ffmpeg = findBinary('ffmpeg');
-  const ffprobe = findBinary('ffprobe');
+  const ffprobe = opts.ffprobe ?? findBinary('ffprobe');
   const preset = PresetSchema.parse(PRESET_INPUT);
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'encodefarm-bench-'));
   try {
