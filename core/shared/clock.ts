@@ -12,10 +12,9 @@ export interface TimerHandle {
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t: unknown = setTimeout(fn, ms);
-    // In Node a pending timer must not keep a finished CLI alive; browsers return a number.
-    (t as { unref?: () => void }).unref?.();
-    return { id: t };
+    // Not unref'd: a pending backoff or heartbeat is work the process is waiting for. Whoever
+    // starts a timer stops it on close (coordinator.close, agent.close).
+    return { id: setTimeout(fn, ms) };
   },
   clearTimeout: (h) => clearTimeout(h.id as ReturnType<typeof setTimeout>),
 };
