@@ -15,7 +15,7 @@ import {
   type Started,
   type Encoded,
 } from '../shared/protocol/index.ts';
-import type { BatchRow, JobRow, JobStore, OnExists } from './ports.ts';
+import type { BatchRow, JobRow, JobStore, NewBatch } from './ports.ts';
 import { DevicePool, DEFAULT_QUARANTINE_AFTER, type PoolDevice } from './device-pool.ts';
 import type { FailurePolicy } from './failure-policy.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
@@ -61,13 +61,8 @@ export interface CoordinatorDeps {
   isForeignAgentAlive?: (agentId: string) => boolean;
 }
 
-export interface Submission {
-  key: string;
-  label: string;
-  presetId: string;
-  outDir: string | null;
-  onExists: OnExists;
-  priority: number;
+/** A batch as submitted: its settings (the key makes a repeat continue it) and its files. */
+export interface Submission extends NewBatch {
   jobs: { inputPath: string; outputPath: string }[];
 }
 

@@ -22,17 +22,28 @@ exec sleep 3600
 `;
 }
 
+/** A clip and the stuck FAKE ffmpeg in a fresh scratch folder. */
+async function stuckSetup(name: string) {
+  const root = await scratch.dir(name);
+  const clip = await makeClip(root, `${name}.mp4`, { seconds: 1 });
+  const fake = path.join(root, 'ffmpeg');
+  const pids = path.join(root, 'pids');
+  await writeFile(fake, stuckFfmpeg(resolveTool('ffmpeg'), pids));
+  await chmod(fake, 0o755);
+  return { root, clip, fake, pids, data: path.join(root, 'data'), out: path.join(root, 'out') };
+}
+
+/** Starts `encode` with the stuck ffmpeg and resolves once ffmpeg runs, with its pid. */
+async function startStuckEncode(s: Awaited<ReturnType<typeof stuckSetup>>) {
+  const child = spawnCli(['encode', s.clip, '--out', s.out, '--ffmpeg', s.fake, '--ffprobe', resolveTool('ffprobe')], { dataDir: s.data });
+  const finished = collect(child, 100_000);
+  const pid = await waitFor('the encode to start', async () => Number((await readFile(s.pids, 'utf8').catch(() => '')).trim()) || undefined);
+  return { child, finished, pid };
+}
+
 describe('progress watchdog (encode --stall-timeout)', () => {
   it('kills an encode whose output time stops advancing, retries it with backoff, then fails it with the reason', async () => {
-    const root = await scratch.dir('watchdog');
-    const clip = await makeClip(root, 'stuck.mp4', { seconds: 1 });
-    const fake = path.join(root, 'ffmpeg');
-    const pids = path.join(root, 'pids');
-    await writeFile(fake, stuckFfmpeg(resolveTool('ffmpeg'), pids));
-    await chmod(fake, 0o755);
-    const out = path.join(root, 'out');
-    const data = path.join(root, 'data');
-
+    const { root, clip, fake, pids, out, data } = await stuckSetup('stuck');
     const r = await runCli(
       ['encode', clip, '--out', out, '--ffmpeg', fake, '--ffprobe', resolveTool('ffprobe'), '--stall-timeout', '1', '--retry-base-ms', '10'],
       { dataDir: data },
@@ -53,16 +64,9 @@ describe('progress watchdog (encode --stall-timeout)', () => {
 
 describe('cancel from another terminal', () => {
   it('stops the running encode of that job at once; the encode run ends with the job canceled and nothing left behind', async () => {
-    const root = await scratch.dir('cancel');
-    const clip = await makeClip(root, 'long.mp4', { seconds: 1 });
-    const fake = path.join(root, 'ffmpeg');
-    const pids = path.join(root, 'pids');
-    await writeFile(fake, stuckFfmpeg(resolveTool('ffmpeg'), pids));
-    await chmod(fake, 0o755);
-    const data = path.join(root, 'data');
-    const encoding = spawnCli(['encode', clip, '--out', path.join(root, 'out'), '--ffmpeg', fake, '--ffprobe', resolveTool('ffprobe')], { dataDir: data });
-    const finished = collect(encoding, 100_000);
-    const pid = await waitFor('the encode to start', async () => Number((await readFile(pids, 'utf8').catch(() => '')).trim()) || undefined);
+    const setup = await stuckSetup('long');
+    const { finished, pid } = await startStuckEncode(setup);
+    const { root, data } = setup;
 
     const c = await runCli(['cancel', '1'], { dataDir: data });
     expect(c.stdout, show(c)).toContain('cancel: 1 job(s) changed (1)');
@@ -77,17 +81,9 @@ describe('cancel from another terminal', () => {
 
 describe('Ctrl-C', () => {
   it('stops the encodes, puts the jobs back in the queue, removes temp files and exits 130; the same command then finishes', async () => {
-    const root = await scratch.dir('sigint');
-    const clip = await makeClip(root, 'interrupted.mp4', { seconds: 1 });
-    const fake = path.join(root, 'ffmpeg');
-    const pids = path.join(root, 'pids');
-    await writeFile(fake, stuckFfmpeg(resolveTool('ffmpeg'), pids));
-    await chmod(fake, 0o755);
-    const data = path.join(root, 'data');
-    const out = path.join(root, 'out');
-    const encoding = spawnCli(['encode', clip, '--out', out, '--ffmpeg', fake, '--ffprobe', resolveTool('ffprobe')], { dataDir: data });
-    const finished = collect(encoding, 100_000);
-    const pid = await waitFor('the encode to start', async () => Number((await readFile(pids, 'utf8').catch(() => '')).trim()) || undefined);
+    const setup = await stuckSetup('interrupted');
+    const { child: encoding, finished, pid } = await startStuckEncode(setup);
+    const { root, clip, data, out } = setup;
 
     encoding.kill('SIGINT');
     const r = await finished;
