@@ -43,7 +43,9 @@ export function createAgent(deps: AgentDeps) {
   const heartbeatMs = deps.heartbeatMs ?? 10_000;
   const queues = new Map(deps.devices.map((d) => [d.id, new PQueue({ concurrency: Math.max(1, d.slots) })]));
   const byId = new Map(deps.devices.map((d) => [d.id, d]));
-  const inFlight = new Map<number, InFlight>();
+  /** Keyed by job and epoch: a re-assigned job may briefly have its old attempt still stopping. */
+  const inFlight = new Map<string, InFlight>();
+  const keyOf = (jobId: number, epoch: number) => `${jobId}/${epoch}`;
   /** Every attempt until its result is sent (verification outlives the device slot). */
   const jobs = new Set<Promise<void>>();
   let send: (msg: AgentMessage) => void = () => {};
@@ -59,7 +61,7 @@ export function createAgent(deps: AgentDeps) {
     const device = byId.get(a.deviceId);
     const queue = queues.get(a.deviceId);
     const flight: InFlight = { assign: a, controller: new AbortController(), dropped: false };
-    inFlight.set(a.jobId, flight);
+    inFlight.set(keyOf(a.jobId, a.epoch), flight);
     if (!device || !queue) {
       finish(flight, { ok: false, error: { kind: 'device-fault', message: `device ${a.deviceId} is not on this agent` } });
       return;
@@ -90,7 +92,7 @@ export function createAgent(deps: AgentDeps) {
   }
 
   function finish(flight: InFlight, outcome: Parameters<typeof resultOf>[1]): void {
-    if (inFlight.get(flight.assign.jobId) === flight) inFlight.delete(flight.assign.jobId);
+    inFlight.delete(keyOf(flight.assign.jobId, flight.assign.epoch));
     if (flight.dropped) return;
     send(resultOf(flight.assign, outcome));
   }
@@ -100,8 +102,8 @@ export function createAgent(deps: AgentDeps) {
     if (!parsed.success) return logger.warn('invalid coordinator message dropped', { issues: parsed.error.issues.slice(0, 3) });
     const msg = parsed.data;
     if (msg.type === 'assign') return onAssign(msg);
-    const flight = inFlight.get(msg.jobId);
-    if (!flight || flight.assign.epoch !== msg.epoch) return;
+    const flight = inFlight.get(keyOf(msg.jobId, msg.epoch));
+    if (!flight) return;
     if (msg.type === 'cancel') flight.controller.abort(new CanceledError(msg.reason));
     if (msg.type === 'ack' && msg.status === 'conflict') {
       flight.dropped = true;

@@ -332,6 +332,22 @@ describe('createAgent', { timeout: 10_000 }, () => {
     expect((await outbox.result(1)).outcome.ok).toBe(true);
   });
 
+  it('keeps two epochs of one job apart: a cancel of the old attempt stops it, the new one runs on', async () => {
+    start();
+    assign(1, { epoch: 1 });
+    const old = await encoder.call(1);
+    // The lease expired and the job came back to this agent with a new epoch.
+    assign(1, { epoch: 2 });
+    const fresh = await encoder.call(2);
+    agent.receive({ v: 1, type: 'cancel', jobId: 1, epoch: 1, reason: 'lease expired' });
+    expect(old.hooks.signal.aborted).toBe(true);
+    expect(fresh.hooks.signal.aborted).toBe(false);
+    fresh.finish();
+    await agent.close();
+    const results = outbox.ofType('result').filter((r) => r.jobId === 1);
+    expect(results.map((r) => [r.epoch, r.outcome.ok])).toEqual(expect.arrayContaining([[1, false], [2, true]]));
+  });
+
   it('drops the work on a conflict: no result, no more progress or heartbeats, temp file removed', async () => {
     start();
     const a = assign(1);
