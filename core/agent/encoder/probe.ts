@@ -1,12 +1,14 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import ffmpeg, { type FfprobeData, type FfprobeStream } from 'fluent-ffmpeg';
-import { CanceledError, FarmError, FfmpegMissingError, InputInvalidError } from '../../shared/errors.ts';
+import { CanceledError, EncodeFailedError, FarmError, FfmpegMissingError, InputInvalidError } from '../../shared/errors.ts';
 import type { ProbeResult, Prober } from '../ports.ts';
 
 export interface ProberOptions {
   /** The ffprobe binary: an absolute path, or a name looked up on PATH. */
   ffprobePath: string;
+  /** @default 60000 — a probe that has not answered by then (a hung network mount) is given up. */
+  timeoutMs?: number;
 }
 
 /** Demuxers that read a single still image (ffprobe reports it as a one-frame video stream). */
@@ -82,14 +84,23 @@ function abortReason(signal: AbortSignal, name: string): FarmError {
   return signal.reason instanceof FarmError ? signal.reason : new CanceledError(`${name}: probe canceled`);
 }
 
-/** Settles with `work` or, as soon as the signal fires, with the abort reason. */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, name: string): Promise<T> {
-  if (!signal) return work;
+/**
+ * Settles with `work`, or with the abort reason as soon as the signal fires, or with a retryable
+ * error after `timeoutMs`. ffprobe on a local file ends on its own in moments; fluent-ffmpeg gives
+ * no handle to kill it, so a probe stuck on a dead mount is abandoned rather than awaited forever.
+ */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, name: string, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    // ffprobe on a local file ends on its own in moments; fluent-ffmpeg gives no handle to kill it.
-    const onAbort = () => reject(abortReason(signal, name));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    const onAbort = () => reject(abortReason(signal!, name));
+    const timer = setTimeout(
+      () => reject(new EncodeFailedError(`${name}: ffprobe did not answer within ${Math.round(timeoutMs / 1000)} s (unreachable storage?)`)),
+      timeoutMs,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    });
   });
 }
 
@@ -112,7 +123,7 @@ export function createProber(opts: ProberOptions): Prober {
     const url = `file:${abs}`;
     let data: FfprobeData;
     try {
-      data = await raceAbort(runFfprobe(opts.ffprobePath, url), signal, name);
+      data = await raceAbort(runFfprobe(opts.ffprobePath, url), signal, name, opts.timeoutMs ?? 60_000);
     } catch (err) {
       if (err instanceof FarmError) throw err;
       const e = err as NodeJS.ErrnoException;

@@ -11,6 +11,7 @@ import type { ProbeResult } from '../../../core/agent/ports.ts';
 import { findBuiltinPreset } from '../../../core/shared/builtin-presets.ts';
 import {
   CanceledError,
+  EncodeFailedError,
   FfmpegMissingError,
   InputInvalidError,
   LeaseLostError,
@@ -163,6 +164,18 @@ describe('createProber', () => {
     await expect(missing.probe(clip)).rejects.toBeInstanceOf(FfmpegMissingError);
     // The module-wide fluent-ffmpeg path does not leak into other probers.
     expect((await prober.probe(clip)).video?.codec).toBe('h264');
+  });
+
+  it('gives up on an ffprobe that never answers (a dead mount) with a retryable error', async () => {
+    const clip = await makeClip(dir, 'clip.mp4', { seconds: 1, width: 64, height: 48 });
+    // FAKE ffprobe that hangs, as one reading from an unreachable network share does.
+    const hanging = path.join(dir, 'ffprobe-hangs');
+    await writeFile(hanging, '#!/bin/sh\nexec sleep 5\n', { mode: 0o755 });
+    const err = await createProber({ ffprobePath: hanging, timeoutMs: 1000 })
+      .probe(clip)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EncodeFailedError);
+    expect((err as Error).message).toBe('clip.mp4: ffprobe did not answer within 1 s (unreachable storage?)');
   });
 
   it('rejects with CanceledError, or the abort reason, when aborted', async () => {
