@@ -137,14 +137,29 @@ function untilSettled(
     };
     const onAbort = () => finish(true);
     signal?.addEventListener('abort', onAbort, { once: true });
+    // Settled-ness is counted as events arrive: re-reading the whole batch per event would be
+    // quadratic in its size.
+    const settled = new Map<number, boolean>();
+    let unsettled = 0;
+    const track = (j: JobRow) => {
+      const was = settled.get(j.id);
+      const now = settledState(j);
+      if (was === undefined) unsettled += now ? 0 : 1;
+      else if (was !== now) unsettled += now ? -1 : 1;
+      settled.set(j.id, now);
+    };
     setListener((j) => {
       if (j.batchId !== batchId) return;
       show(j);
-      if (settledState(j) && jobsNow().every(settledState)) void coordinator.idle().then(() => finish(false));
+      track(j);
+      if (unsettled === 0) void coordinator.idle().then(() => finish(false));
     });
     for (const j of early) if (j.batchId === batchId) show(j);
-    for (const j of jobsNow()) show(j);
-    if (jobsNow().every(settledState)) finish(false);
+    for (const j of jobsNow()) {
+      show(j);
+      track(j);
+    }
+    if (unsettled === 0) finish(false);
     if (signal?.aborted) finish(true);
   });
 }
