@@ -79,8 +79,16 @@ export async function buildLocalDevices(opts: DeviceSetOptions): Promise<DeviceS
   const gpuDevices = reports.flatMap((r) => nvencDevice(r, settings));
   const software = softwareEncoders(opts.ffmpeg);
   const simulated = simulatedDevices(settings, software);
-  const cpuSlots = settings.cpuSlots ?? (gpuDevices.length + simulated.length > 0 ? 0 : 1);
-  const cpu = cpuSlots > 0 && software.size > 0 ? [cpuDevice(cpuSlots, software)] : [];
+  const gpusCover = new Set([...gpuDevices, ...simulated].flatMap((d) => d.codecs));
+  // With working GPUs the CPU stays out of the way, except for codecs no GPU here can encode
+  // (AV1 before RTX 40): those still run, in software, instead of waiting forever.
+  const uncovered = new Map([...software].filter(([codec]) => !gpusCover.has(codec)));
+  const cpuCodecs = settings.cpuSlots === undefined && gpusCover.size > 0 ? uncovered : software;
+  const cpuSlots = settings.cpuSlots ?? 1;
+  const cpu = cpuSlots > 0 && cpuCodecs.size > 0 ? [cpuDevice(cpuSlots, cpuCodecs)] : [];
+  if (cpu.length > 0 && gpusCover.size > 0 && settings.cpuSlots === undefined) {
+    notices.push(`No GPU here encodes ${[...cpuCodecs.keys()].join(', ')}: the CPU does, with ${[...cpuCodecs.values()].join('/')}.`);
+  }
   const devices = [...gpuDevices, ...simulated, ...cpu];
   notices.push(...fallbackNotices({ opts, settings, whyNone, gpuDevices, simulated, cpu, software, cpuSlots }));
   const geforce = gpuDevices.some((d) => d.limitGroup === GEFORCE_LIMIT_GROUP);

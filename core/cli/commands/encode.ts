@@ -26,6 +26,11 @@ export async function runEncode(args: readonly string[], opts: EncodeOptions, te
   if (args.length === 0) throw new UsageError('encode: give at least one file, folder or glob');
   return withFarmSession(opts, term, async (session) => {
     const preset = await resolvePreset(opts.preset, session.farm.presets, term.cwd);
+    // A job no device can take would wait forever: say so now instead.
+    if (!session.farm.coordinator.devices().some((d) => d.slots > 0 && d.codecs.includes(preset.codec))) {
+      term.err(`encodefarm: no device here can encode ${preset.codec} for preset ${preset.id} (see \`encodefarm devices\`; --cpu-slots 1 adds the CPU)\n`);
+      return EXIT.failed;
+    }
     const outDir = opts.out ? path.resolve(term.cwd, opts.out) : null;
     const { store } = session.data;
     const expanded = await expandInputs(args, term.cwd, outDir ? [outDir] : [], (p) => store.farmOutputsAmong(p));

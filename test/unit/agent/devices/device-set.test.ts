@@ -61,14 +61,17 @@ describe('buildLocalDevices', () => {
     const { probe, calls } = probeStub();
     const set = await build({ listGpus: listing(TWO_GEFORCE), probe });
     expect(calls.sort()).toEqual(['0:h264_nvenc', '0:hevc_nvenc', '1:h264_nvenc', '1:hevc_nvenc']);
-    expect(set.devices.map(({ encoderFor: _e, ...d }) => d)).toEqual([
+    const gpus = set.devices.filter((d) => d.kind === 'nvenc');
+    expect(gpus.map(({ encoderFor: _e, ...d }) => d)).toEqual([
       { id: 'gpu0', kind: 'nvenc', label: 'GPU 0 NVIDIA GeForce RTX 4090', gpuIndex: 0, slots: 3, codecs: ['h264', 'hevc'], limitGroup: GEFORCE_LIMIT_GROUP, state: 'working' },
       { id: 'gpu1', kind: 'nvenc', label: 'GPU 1 NVIDIA GeForce RTX 3080', gpuIndex: 1, slots: 3, codecs: ['h264', 'hevc'], limitGroup: GEFORCE_LIMIT_GROUP, state: 'working' },
     ]);
     expect(set.limitGroups).toEqual([{ name: GEFORCE_LIMIT_GROUP, max: 8 }]);
     expect(set.devices[1]!.encoderFor('hevc')).toEqual({ family: 'nvenc', name: 'hevc_nvenc', gpuIndex: 1 });
     expect(set.devices[1]!.encoderFor('av1')).toBeUndefined();
-    expect(set.notices).toEqual([]);
+    // No GPU here has AV1 (Debian's ffmpeg has no av1_nvenc): the CPU takes only that codec.
+    expect(set.devices.filter((d) => d.kind === 'cpu').map((d) => [d.slots, d.codecs])).toEqual([[1, ['av1']]]);
+    expect(set.notices).toEqual(['No GPU here encodes av1: the CPU does, with libsvtav1.']);
     for (const d of set.devices) expect(DeviceAnnouncementSchema.safeParse(d).success).toBe(true);
   });
 
@@ -85,13 +88,13 @@ describe('buildLocalDevices', () => {
 
   it('uses the session settings the caller gives', async () => {
     const set = await build({ listGpus: listing(TWO_GEFORCE), gpuSessions: 5, geforceHostBudget: 3 });
-    expect(set.devices.map((d) => d.slots)).toEqual([5, 5]);
+    expect(set.devices.filter((d) => d.kind === 'nvenc').map((d) => d.slots)).toEqual([5, 5]);
     expect(set.limitGroups).toEqual([{ name: GEFORCE_LIMIT_GROUP, max: 3 }]);
   });
 
   it('gives workstation and data-centre GPUs no shared limit group', async () => {
     const set = await build({ listGpus: listing([gpu(0, 'NVIDIA RTX A5000', false), gpu(1, 'Tesla T4', false)]) });
-    expect(set.devices.map((d) => [d.id, d.limitGroup])).toEqual([['gpu0', undefined], ['gpu1', undefined]]);
+    expect(set.devices.filter((d) => d.kind === 'nvenc').map((d) => [d.id, d.limitGroup])).toEqual([['gpu0', undefined], ['gpu1', undefined]]);
     expect(set.limitGroups).toEqual([]);
   });
 
@@ -109,7 +112,7 @@ describe('buildLocalDevices', () => {
     release.splice(0).forEach((resolve) => resolve());
     await vi.waitFor(() => expect(started).toHaveLength(4));
     release.splice(0).forEach((resolve) => resolve());
-    expect((await pending).devices.map((d) => d.id)).toEqual(['gpu0', 'gpu1']);
+    expect((await pending).devices.map((d) => d.id)).toEqual(['gpu0', 'gpu1', 'cpu']);
   });
 
   it('keeps a GPU with the codecs that passed and drops one where none did', async () => {
@@ -119,7 +122,7 @@ describe('buildLocalDevices', () => {
       '1:hevc_nvenc': 'OpenEncodeSessionEx failed: incompatible client key (21)',
     });
     const set = await build({ listGpus: listing(TWO_GEFORCE), probe });
-    expect(set.devices.map((d) => [d.id, d.codecs])).toEqual([['gpu0', ['h264']]]);
+    expect(set.devices.map((d) => [d.id, d.codecs])).toEqual([['gpu0', ['h264']], ['cpu', ['hevc', 'av1']]]);
     expect(set.devices[0]!.encoderFor('hevc')).toBeUndefined();
     expect(set.gpus.map((g) => [g.index, g.deviceId, g.probes.map((p) => p.ok)])).toEqual([
       [0, 'gpu0', [true, false]],
@@ -129,20 +132,22 @@ describe('buildLocalDevices', () => {
     expect(set.notices).toEqual([
       'GPU 0 NVIDIA GeForce RTX 4090 encodes h264 only; its test encode failed for hevc_nvenc: OpenEncodeSessionEx failed: unsupported device (2).',
       'GPU 1 NVIDIA GeForce RTX 3080 failed its NVENC test encode (OpenEncodeSessionEx failed: incompatible client key (21)) and is not used.',
+      'No GPU here encodes hevc, av1: the CPU does, with libx265/libsvtav1.',
     ]);
-    expect(set.devices.some((d) => d.kind === 'cpu')).toBe(false);
+    // The CPU stands in only for what no working GPU encodes.
+    expect(set.devices.find((d) => d.kind === 'cpu')?.encoderFor('h264')).toBeUndefined();
   });
 
   it('uses only the GPUs asked for and says which are not there', async () => {
     const { probe, calls } = probeStub();
     const set = await build({ listGpus: listing(TWO_GEFORCE), probe, gpus: [1, 4] });
     expect(calls).toEqual(['1:h264_nvenc', '1:hevc_nvenc']);
-    expect(set.devices.map((d) => d.id)).toEqual(['gpu1']);
+    expect(set.devices.map((d) => d.id)).toEqual(['gpu1', 'cpu']);
     expect(set.gpus.map((g) => [g.index, g.selected, g.probes.length])).toEqual([
       [0, false, 0],
       [1, true, 2],
     ]);
-    expect(set.notices).toEqual(['GPU 4 was asked for, but nvidia-smi does not list it.']);
+    expect(set.notices.filter((n) => !n.startsWith('No GPU here encodes'))).toEqual(['GPU 4 was asked for, but nvidia-smi does not list it.']);
   });
 
   it('falls back to one CPU slot when nvidia-smi is missing', async () => {
