@@ -18,7 +18,7 @@ function common(cmd: Command): Command {
 function deviceOptions(cmd: Command): Command {
   return cmd
     .option('--gpus <list>', 'GPU indexes to use: all, none, or e.g. 0,1', 'all')
-    .option('--cpu-slots <n>', 'concurrent software encodes on the CPU (default: 1 when no GPU works, else 0)')
+    .option('--cpu-slots <n>', 'concurrent software encodes on the CPU (default 1; beside working GPUs only for codecs no GPU encodes)')
     .option('--simulate-gpus <n>', 'add N simulated GPUs (software encoder, -threads 1) to see multi-GPU scheduling')
     .option('--gpu-sessions <n>', 'concurrent encodes per real GPU (default 3)')
     .option('--geforce-budget <n>', 'NVENC sessions all GeForce cards of this host share (driver limit; default 8)');
