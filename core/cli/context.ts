@@ -31,13 +31,21 @@ export interface Terminal {
   cwd: string;
 }
 
-export const processTerminal = (): Terminal => ({
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
-  tty: Boolean(process.stdout.isTTY),
-  env: process.env,
-  cwd: process.cwd(),
-});
+export const processTerminal = (): Terminal => {
+  // `encodefarm status | head` closes the pipe early: that is the reader being done, not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+  return {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    tty: Boolean(process.stdout.isTTY),
+    env: process.env,
+    cwd: process.cwd(),
+  };
+};
 
 /** A usage mistake: printed with the command's help hint, exit code 2. */
 export class UsageError extends Error {
