@@ -8,15 +8,8 @@ export type OnExists = 'skip' | 'suffix';
 
 export type BatchState = 'active' | 'paused' | 'canceled';
 
-export interface BatchRow {
+export interface BatchRow extends NewBatch {
   id: number;
-  /** Idempotency key: the same submission twice maps to the same batch. */
-  key: string;
-  label: string;
-  presetId: string;
-  outDir: string | null;
-  onExists: OnExists;
-  priority: number;
   state: BatchState;
   createdAt: number;
 }
@@ -89,6 +82,7 @@ export interface NewJob {
 }
 
 export interface NewBatch {
+  /** Idempotency key: the same submission twice maps to the same batch. */
   key: string;
   label: string;
   presetId: string;
