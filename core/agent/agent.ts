@@ -29,6 +29,8 @@ interface InFlight {
   controller: AbortController;
   /** Set when the coordinator said our epoch is stale: drop the work, send nothing. */
   dropped: boolean;
+  /** This agent's own view of when the lease runs out (its clock, counted from receipt). */
+  deadline: number;
 }
 
 export type Agent = ReturnType<typeof createAgent>;
@@ -51,7 +53,22 @@ export function createAgent(deps: AgentDeps) {
   let send: (msg: AgentMessage) => void = () => {};
   let heartbeat: TimerHandle | undefined;
 
+  /**
+   * The agent fences itself: work whose lease it has not seen renewed in time is dropped, since
+   * the coordinator has given (or will give) the job to someone else under a newer epoch.
+   */
+  function fenceExpired(): void {
+    const now = clock.now();
+    for (const f of inFlight.values()) {
+      if (f.dropped || now < f.deadline) continue;
+      f.dropped = true;
+      logger.warn('lease ran out without renewal; work dropped', { jobId: f.assign.jobId, epoch: f.assign.epoch });
+      f.controller.abort(new LeaseLostError(`job ${f.assign.jobId}: lease epoch ${f.assign.epoch} ran out without renewal; work dropped`));
+    }
+  }
+
   function beat(): void {
+    fenceExpired();
     const leases = [...inFlight.values()].filter((f) => !f.dropped).map((f) => ({ jobId: f.assign.jobId, epoch: f.assign.epoch }));
     if (leases.length) send({ v: PROTOCOL_VERSION, type: 'heartbeat', leases });
     heartbeat = clock.setTimeout(beat, heartbeatMs);
@@ -60,7 +77,7 @@ export function createAgent(deps: AgentDeps) {
   function onAssign(a: Assign): void {
     const device = byId.get(a.deviceId);
     const queue = queues.get(a.deviceId);
-    const flight: InFlight = { assign: a, controller: new AbortController(), dropped: false };
+    const flight: InFlight = { assign: a, controller: new AbortController(), dropped: false, deadline: clock.now() + a.leaseTtlMs };
     inFlight.set(keyOf(a.jobId, a.epoch), flight);
     if (!device || !queue) {
       finish(flight, { ok: false, error: { kind: 'device-fault', message: `device ${a.deviceId} is not on this agent` } });
@@ -104,6 +121,7 @@ export function createAgent(deps: AgentDeps) {
     if (msg.type === 'assign') return onAssign(msg);
     const flight = inFlight.get(keyOf(msg.jobId, msg.epoch));
     if (!flight) return;
+    if (msg.type === 'lease' && !flight.dropped) flight.deadline = clock.now() + msg.leaseTtlMs;
     if (msg.type === 'cancel') flight.controller.abort(new CanceledError(msg.reason));
     if (msg.type === 'ack' && msg.status === 'conflict') {
       flight.dropped = true;

@@ -191,6 +191,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
         presetId: job.presetId,
         output: { path: job.outputPath },
         leaseExpiresAt: now + config.leaseTtlMs,
+        leaseTtlMs: config.leaseTtlMs,
       });
       emitJob(job.id);
       return true;
@@ -250,6 +251,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
       case 'heartbeat':
         for (const l of msg.leases) {
           if (store.renewLease(l.jobId, l.epoch, clock.now() + config.leaseTtlMs) === 'stale') conflict(agentId, l.jobId, l.epoch);
+          else send(agentId, { v: PROTOCOL_VERSION, type: 'lease', jobId: l.jobId, epoch: l.epoch, leaseTtlMs: config.leaseTtlMs });
         }
         return;
       case 'device-update':

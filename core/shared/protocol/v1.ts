@@ -113,8 +113,21 @@ export const AssignSchema = z.object({
   presetId: z.string().min(1),
   /** Final path the output should end up at; the agent writes a temp file beside it. */
   output: z.object({ path: z.string().min(1) }),
-  /** Epoch-ms after which the agent stops this work unless the lease was renewed. */
+  /** Epoch-ms (coordinator clock) after which the lease lapses unless renewed. */
   leaseExpiresAt: z.number().int(),
+  /**
+   * The lease's length. The agent counts it from when it received the message, on its own clock
+   * (clocks of two machines need not agree), and stops the work itself when it runs out.
+   */
+  leaseTtlMs: z.number().int().positive(),
+});
+
+/** Answer to a heartbeat: the lease of (job, epoch) was renewed for another `leaseTtlMs`. */
+export const LeaseSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('lease'),
+  ...jobRef,
+  leaseTtlMs: z.number().int().positive(),
 });
 
 export const CancelSchema = z.object({
@@ -132,7 +145,7 @@ export const AckSchema = z.object({
   status: z.enum(['ok', 'conflict']),
 });
 
-export const CoordinatorMessageSchema = z.discriminatedUnion('type', [AssignSchema, CancelSchema, AckSchema]);
+export const CoordinatorMessageSchema = z.discriminatedUnion('type', [AssignSchema, LeaseSchema, CancelSchema, AckSchema]);
 
 export type Hello = z.infer<typeof HelloSchema>;
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
@@ -145,5 +158,6 @@ export type Result = z.infer<typeof ResultSchema>;
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 export type Assign = z.infer<typeof AssignSchema>;
 export type Cancel = z.infer<typeof CancelSchema>;
+export type Lease = z.infer<typeof LeaseSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type CoordinatorMessage = z.infer<typeof CoordinatorMessageSchema>;

@@ -192,6 +192,7 @@ function assign(jobId: number, overrides: Partial<Assign> = {}): Assign {
     presetId: 'h264-fast',
     output: { path: path.join(outDir, `clip-${jobId}.mp4`) },
     leaseExpiresAt: clock.now() + 60_000,
+    leaseTtlMs: 60_000,
     ...overrides,
   };
   agent.receive(a);
@@ -448,6 +449,40 @@ describe('createAgent', { timeout: 10_000 }, () => {
     expect(outbox.ofType('heartbeat')).toHaveLength(1);
     clock.advance(1);
     expect(outbox.ofType('heartbeat').at(-1)).toEqual({ v: 1, type: 'heartbeat', leases: [{ jobId: 2, epoch: 4 }] });
+  });
+
+  it('fences itself: work whose lease is not renewed in time is stopped and dropped without a result', async () => {
+    start([device('gpu0', 1)]);
+    const a = assign(1, { leaseTtlMs: 3 * HEARTBEAT_MS });
+    const call = await encoder.call(1);
+    // Progress keeps the stall watchdog quiet: only the lease can stop this encode.
+    const advance = (ms: number) => {
+      for (let t = 0; t < ms; t += 1000) {
+        clock.advance(Math.min(1000, ms - t));
+        call.progress(clock.now() / 1e6);
+      }
+    };
+    advance(3 * HEARTBEAT_MS - 1);
+    expect(call.hooks.signal.aborted).toBe(false);
+    advance(HEARTBEAT_MS);
+    expect(call.hooks.signal.aborted).toBe(true);
+    await agent.close();
+    expect(outbox.ofType('result')).toEqual([]);
+    expect(fs.existsSync(tempOf(a))).toBe(false);
+  });
+
+  it('keeps working while the coordinator renews the lease', async () => {
+    start([device('gpu0', 1)]);
+    assign(1, { leaseTtlMs: 2 * HEARTBEAT_MS });
+    const call = await encoder.call(1);
+    for (let i = 1; i <= 6; i++) {
+      clock.advance(HEARTBEAT_MS);
+      call.progress(i);
+      agent.receive({ v: 1, type: 'lease', jobId: 1, epoch: 1, leaseTtlMs: 2 * HEARTBEAT_MS });
+    }
+    expect(call.hooks.signal.aborted).toBe(false);
+    call.finish();
+    expect((await outbox.result(1)).outcome.ok).toBe(true);
   });
 
   it('cancels everything it holds when it closes, and stops its heartbeats', async () => {

@@ -151,6 +151,7 @@ describe('createCoordinator', { timeout: 10_000 }, () => {
         input: { path: '/media/in/a.mov' },
         output: { path: path.join(outDir, 'a.mp4') },
         leaseExpiresAt: clock.now() + 60_000,
+        leaseTtlMs: 60_000,
       });
     });
 
@@ -807,6 +808,9 @@ describe('createCoordinator', { timeout: 10_000 }, () => {
       expect(job(id)).toMatchObject({ state: 'running', epoch: 1, leaseExpiresAt: clock.now() + 10_000 });
       expect(agent.cancels).toEqual([]);
       expect(agent.acks).toEqual([]);
+      // Each renewal is answered, so the agent's own view of the lease moves on too.
+      expect(agent.received.filter((m) => m.type === 'lease')).toHaveLength(6);
+      expect(agent.received.at(-1)).toEqual({ v: 1, type: 'lease', jobId: id, epoch: 1, leaseTtlMs: 10_000 });
     });
 
     it('answers a heartbeat for a superseded epoch with a conflict', async () => {

@@ -39,6 +39,7 @@ const assign = {
   presetId: 'h264-fast',
   output: { path: '/media/out/a.mp4' },
   leaseExpiresAt: 1_700_000_060_000,
+  leaseTtlMs: 60_000,
 };
 const cancel = { ...ref, type: 'cancel', reason: 'canceled by user' };
 const ack = { ...ref, type: 'ack', status: 'conflict' };
@@ -112,7 +113,7 @@ describe('protocol v1', () => {
 
   it('offers an assign no field that could carry ffmpeg arguments or a command', () => {
     expect(Object.keys(AssignSchema.shape).sort()).toEqual(
-      ['v', 'type', 'jobId', 'epoch', 'deviceId', 'input', 'presetId', 'output', 'leaseExpiresAt'].sort(),
+      ['v', 'type', 'jobId', 'epoch', 'deviceId', 'input', 'presetId', 'output', 'leaseExpiresAt', 'leaseTtlMs'].sort(),
     );
     expect(Object.keys(AssignSchema.shape.input.shape)).toEqual(['path']);
     expect(Object.keys(AssignSchema.shape.output.shape)).toEqual(['path']);
