@@ -18,7 +18,17 @@ interface Counts {
  * Live progress: on a terminal, one bar per running job plus one for the batch; otherwise (CI,
  * pipes) one line per job start and end, so logs stay readable.
  */
-export function createProgressView(opts: { tty: boolean; total: number; deviceLabel: (job: JobRow) => string; write: (s: string) => void }): ProgressView {
+export interface ProgressViewOptions {
+  tty: boolean;
+  total: number;
+  deviceLabel: (job: JobRow) => string;
+  /** Where plain lines go (not a terminal). */
+  write: (s: string) => void;
+  /** Where bars are drawn on a terminal. @default process.stderr */
+  stream?: NodeJS.WritableStream;
+}
+
+export function createProgressView(opts: ProgressViewOptions): ProgressView {
   return opts.tty ? barsView(opts) : linesView(opts);
 }
 
@@ -26,7 +36,7 @@ function name(job: JobRow): string {
   return printable(path.basename(job.inputPath));
 }
 
-function barsView(opts: { total: number; deviceLabel: (job: JobRow) => string }): ProgressView {
+function barsView(opts: ProgressViewOptions): ProgressView {
   const multi = new cliProgress.MultiBar(
     {
       format: ' {bar} {percentage}% | {label} | {fps} fps {speed}x | ETA {eta_h}',
@@ -36,7 +46,7 @@ function barsView(opts: { total: number; deviceLabel: (job: JobRow) => string })
       stopOnComplete: false,
       fps: 8,
       // Bars on stderr, so stdout carries only the results table (pipe-friendly).
-      stream: process.stderr,
+      stream: opts.stream ?? process.stderr,
     },
     cliProgress.Presets.shades_classic,
   );
@@ -83,7 +93,7 @@ function barsView(opts: { total: number; deviceLabel: (job: JobRow) => string })
   };
 }
 
-function linesView(opts: { total: number; deviceLabel: (job: JobRow) => string; write: (s: string) => void }): ProgressView {
+function linesView(opts: ProgressViewOptions): ProgressView {
   const last = new Map<number, string>();
   const counts: Counts = { total: opts.total, settled: 0 };
   return {
