@@ -403,7 +403,12 @@ export function createCoordinator(deps: CoordinatorDeps) {
     );
     if (existing) {
       if (existing.state !== 'active') store.setBatchState(batch.id, 'active');
-      store.retryJobs(jobIds, now);
+      // Submitting again retries what failed or was blocked; a job the user canceled stays canceled.
+      const again = jobIds.filter((id) => {
+        const state = store.getJob(id)?.state;
+        return state === 'failed' || state === 'blocked';
+      });
+      store.retryJobs(again, now);
     }
     for (const id of jobIds) emitJob(id);
     dispatch();

@@ -628,6 +628,18 @@ describe('createCoordinator', { timeout: 10_000 }, () => {
       expect(job(idOf(first, 0)).state).toBe('done');
       expect(assignedIds(agent)).toEqual([idOf(first, 0), idOf(first, 1), idOf(first, 1)]);
     });
+
+    it('leaves a job the user canceled canceled when the same key is submitted again', () => {
+      const agent = connect([fakeDevice('gpu0', { slots: 1 })]);
+      const first = submit(['a', 'b'], { key: 'again-key' });
+      coordinator.cancelJobs([idOf(first, 1)]);
+      expect(job(idOf(first, 1)).state).toBe('canceled');
+
+      submit(['a', 'b'], { key: 'again-key' });
+
+      expect(job(idOf(first, 1)).state).toBe('canceled');
+      expect(assignedIds(agent)).toEqual([idOf(first, 0)]);
+    });
   });
 
   describe('outputs', () => {
