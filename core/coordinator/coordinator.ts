@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
 import { tempPathFor } from '../shared/temp-names.ts';
 import type { Clock, TimerHandle } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -16,12 +15,13 @@ import {
   type Encoded,
 } from '../shared/protocol/index.ts';
 import type { BatchRow, JobRow, JobStore, NewBatch } from './ports.ts';
-import { DevicePool, DEFAULT_QUARANTINE_AFTER, type PoolDevice } from './device-pool.ts';
+import { DevicePool, DEFAULT_QUARANTINE_AFTER, learnedAnnouncement, type PoolDevice } from './device-pool.ts';
 import type { FailurePolicy } from './failure-policy.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
 import { removeJobTemps } from './temp-cleanup.ts';
 import { createResultHandler } from './result-handler.ts';
 import { findCommitted } from './commit-identity.ts';
+import { targetTaken } from './output-commit.ts';
 
 /** The narrow view of the preset catalog the coordinator needs. */
 export interface PresetSource {
@@ -120,7 +120,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
     conflict: (agentId, jobId, epoch) => conflict(agentId, jobId, epoch),
     jobChanged: (jobId) => emitJob(jobId),
     deviceChanged: (device) => {
-      store.upsertDevices(device.agentId, [toAnnouncement(device)], clock.now());
+      store.upsertDevices(device.agentId, [learnedAnnouncement(device)], clock.now());
       events.emit('device', device);
     },
     dispatch: () => dispatch(),
@@ -173,7 +173,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
       });
       if (!claim) continue;
       const { job, epoch } = claim;
-      if (job.onExists === 'skip' && existsSync(job.outputPath)) {
+      if (job.onExists === 'skip' && targetTaken(job.outputPath)) {
         // Nothing to gain from an encode whose result could not be placed.
         const err = new OutputExistsError(`${job.outputPath}: already exists, left untouched (use --on-exists suffix to keep both)`);
         store.endAttempt(job.id, epoch, { to: 'failed', error: err.toInfo(), outcome: 'skipped' }, now);
@@ -494,17 +494,5 @@ export function createCoordinator(deps: CoordinatorDeps) {
       if (wakeTimer) clock.clearTimeout(wakeTimer);
       if (pollTimer) clock.clearTimeout(pollTimer);
     },
-  };
-}
-
-function toAnnouncement(d: PoolDevice) {
-  return {
-    id: d.id,
-    kind: d.kind,
-    label: d.label,
-    slots: d.slots,
-    codecs: d.codecs,
-    limitGroup: d.limitGroup?.slice(d.agentId.length + 1),
-    state: d.state,
   };
 }

@@ -18,6 +18,13 @@ export interface PoolDevice {
   /** Consecutive device faults; reset by a success. */
   faults: number;
   reason: string | undefined;
+  /** What the agent announced, for writing back the device with what was learned. */
+  announcement: DeviceAnnouncement;
+}
+
+/** The device as announced, with the slots and state learned since. */
+export function learnedAnnouncement(d: PoolDevice): DeviceAnnouncement {
+  return { ...d.announcement, slots: d.slots, state: d.state };
 }
 
 const KIND_ORDER: Record<DeviceKind, number> = { nvenc: 0, 'simulated-gpu': 1, cpu: 2 };
@@ -54,6 +61,7 @@ export class DevicePool {
         busy: new Set(),
         faults: 0,
         reason: undefined,
+        announcement: d,
       });
     }
   }

@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { lstatSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { OutputExistsError, OutputUnwritableError } from '../shared/errors.ts';
 import type { OnExists } from './ports.ts';
@@ -69,7 +69,15 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** True when something already sits at the target (checked before spending an encode on it). */
-export async function targetTaken(target: string): Promise<boolean> {
-  return exists(target);
+/**
+ * True when something already sits at the target, a dangling symlink included: exactly when the
+ * no-clobber link above would refuse it, so a job can be skipped before an encode is spent on it.
+ */
+export function targetTaken(target: string): boolean {
+  try {
+    lstatSync(target);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { tempEpochOf } from '../shared/temp-names.ts';
 
 /**
  * Deletes the temp files of a job's attempts up to and including `upToEpoch` beside its target
@@ -8,7 +9,6 @@ import path from 'node:path';
  */
 export async function removeJobTemps(outputPath: string, jobId: number, upToEpoch: number): Promise<number> {
   const dir = path.dirname(outputPath);
-  const prefix = `.${path.basename(outputPath)}.ef-${jobId}-`;
   let names: string[];
   try {
     names = await fsp.readdir(dir);
@@ -17,9 +17,8 @@ export async function removeJobTemps(outputPath: string, jobId: number, upToEpoc
   }
   let removed = 0;
   for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith('.part')) continue;
-    const epoch = name.slice(prefix.length, -'.part'.length);
-    if (!/^\d+$/.test(epoch) || Number(epoch) > upToEpoch) continue;
+    const epoch = tempEpochOf(name, outputPath, jobId);
+    if (epoch === undefined || epoch > upToEpoch) continue;
     try {
       await fsp.unlink(path.join(dir, name));
       removed++;

@@ -15,10 +15,17 @@ export function tempPathFor(outputPath: string, jobId: number, epoch: number): s
   return `${dir.endsWith(sep) ? dir : dir + sep}.${base}.ef-${jobId}-${epoch}.part`;
 }
 
+/** The epoch of `name` (a base name) when it is a temp file of `jobId` for `outputPath`. */
+export function tempEpochOf(name: string, outputPath: string, jobId: number): number | undefined {
+  const prefix = `.${splitPath(outputPath).base}.ef-${jobId}-`;
+  if (!name.startsWith(prefix) || !name.endsWith('.part')) return undefined;
+  const epoch = name.slice(prefix.length, -'.part'.length);
+  return /^\d+$/.test(epoch) ? Number(epoch) : undefined;
+}
+
 /** True when `name` (a base name) is a temp file of `jobId` for `outputPath`, any epoch. */
 export function isTempNameFor(name: string, outputPath: string, jobId: number): boolean {
-  const prefix = `.${splitPath(outputPath).base}.ef-${jobId}-`;
-  return name.startsWith(prefix) && name.endsWith('.part') && /^\d+$/.test(name.slice(prefix.length, -5));
+  return tempEpochOf(name, outputPath, jobId) !== undefined;
 }
 
 /** True for any EncodeFarm temp output name. */
