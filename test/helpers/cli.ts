@@ -155,8 +155,21 @@ export function canMountTmpfs(options = 'size=64k'): boolean {
  * unique temp folder: ffmpeg children orphaned when a test kill -9'd the CLI. Linux only.
  */
 export function killProcessesMentioning(needle: string): number[] {
+  const pids = pidsMentioning(needle);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  return pids;
+}
+
+/** Pids of running processes (other than this one) whose command line mentions `needle` (Linux /proc). */
+export function pidsMentioning(needle: string): number[] {
   if (!existsSync('/proc')) return [];
-  const pids = readdirSync('/proc')
+  return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
     .filter((d) => {
       try {
@@ -166,14 +179,6 @@ export function killProcessesMentioning(needle: string): number[] {
       }
     })
     .map(Number);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
-  return pids;
 }
 
 /** Every file (not folder) under `dir`, as paths relative to it. */

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { createFfmpegEncoder, shellQuote } from '../../../core/agent/encoder/ffm
 import { createProber } from '../../../core/agent/encoder/probe.ts';
 import { verifyOutput } from '../../../core/agent/encoder/verify.ts';
 import type { EncodeHooks, EncodeProgress, EncodeRequest, EncoderChoice } from '../../../core/agent/ports.ts';
-import { BUILTIN_PRESETS, findBuiltinPreset } from '../../../core/shared/builtin-presets.ts';
+import { BUILTIN_PRESETS } from '../../../core/shared/builtin-presets.ts';
 import {
   CanceledError,
   DeviceCapacityError,
@@ -21,8 +21,10 @@ import {
   OutputUnwritableError,
   type FarmError,
 } from '../../../core/shared/errors.ts';
-import { PresetSchema, type Preset } from '../../../core/shared/preset.ts';
+import type { Preset } from '../../../core/shared/preset.ts';
 import { FFMPEG, FFPROBE, makeClip } from '../../helpers/clips.ts';
+import { builtinPreset } from '../../helpers/presets.ts';
+import { pidsMentioning } from '../../helpers/cli.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/ffmpeg/', import.meta.url));
 const fake = (name: string) => path.join(FIXTURES, name);
@@ -38,11 +40,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function preset(id: string, patch: Partial<Preset> = {}): Preset {
-  const p = findBuiltinPreset(id);
-  if (!p) throw new Error(`no built-in preset ${id}`);
-  return PresetSchema.parse({ ...p, ...patch });
-}
+const preset = builtinPreset;
 
 const X264: EncoderChoice = { family: 'software', name: 'libx264' };
 
@@ -70,20 +68,6 @@ function alive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-/** Pids of running processes whose command line mentions `needle` (Linux /proc). */
-function pidsMentioning(needle: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<FarmError> {

@@ -8,7 +8,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createProber } from '../../../core/agent/encoder/probe.ts';
 import { fsyncFile, verifyOutput } from '../../../core/agent/encoder/verify.ts';
 import type { ProbeResult } from '../../../core/agent/ports.ts';
-import { findBuiltinPreset } from '../../../core/shared/builtin-presets.ts';
 import {
   CanceledError,
   EncodeFailedError,
@@ -17,8 +16,8 @@ import {
   LeaseLostError,
   type FarmError,
 } from '../../../core/shared/errors.ts';
-import { PresetSchema, type Preset } from '../../../core/shared/preset.ts';
 import { FFMPEG, FFPROBE, makeClip } from '../../helpers/clips.ts';
+import { builtinPreset } from '../../helpers/presets.ts';
 
 const run = promisify(execFile);
 const prober = createProber({ ffprobePath: FFPROBE });
@@ -31,11 +30,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function preset(id: string, patch: Partial<Preset> = {}): Preset {
-  const p = findBuiltinPreset(id);
-  if (!p) throw new Error(`no built-in preset ${id}`);
-  return PresetSchema.parse({ ...p, ...patch });
-}
+const preset = builtinPreset;
 
 async function probeError(file: string): Promise<FarmError> {
   try {
