@@ -9,6 +9,7 @@ import {
   type AgentMessage,
   type Assign,
 } from '../shared/protocol/index.ts';
+import type { Preset } from '../shared/preset.ts';
 import type { AgentDevice } from './ports.ts';
 import { runJob, type JobRunnerDeps } from './job-runner.ts';
 
@@ -19,9 +20,15 @@ export interface AgentDeps extends JobRunnerDeps {
   devices: readonly AgentDevice[];
   limitGroups: readonly LimitGroup[];
   logger: Logger;
-  /** @default 10000 — how often leases are renewed. */
+  /** @default 10000 — how often leases are renewed (the coordinator's welcome may lower it). */
   heartbeatMs?: number;
   tags?: string[];
+  /** How files reach this agent (announced in hello; `deps.files` implements it). */
+  filesMode?: 'shared' | 'transfer';
+  /** Cap on concurrent jobs over all devices. */
+  maxJobs?: number;
+  /** The operator drained this agent and its last job is done: the host process should stop. */
+  onDrained?: () => void;
 }
 
 interface InFlight {
@@ -42,7 +49,12 @@ export type Agent = ReturnType<typeof createAgent>;
  */
 export function createAgent(deps: AgentDeps) {
   const { clock, logger } = deps;
-  const heartbeatMs = deps.heartbeatMs ?? 10_000;
+  let heartbeatMs = deps.heartbeatMs ?? 10_000;
+  /** The coordinator's preset table (from its welcome), ahead of this agent's built-in one. */
+  const coordinatorPresets = new Map<string, Preset>();
+  const presets = { get: (id: string) => coordinatorPresets.get(id) ?? deps.presets.get(id) };
+  const runnerDeps = { ...deps, presets };
+  let draining = false;
   const queues = new Map(deps.devices.map((d) => [d.id, new PQueue({ concurrency: Math.max(1, d.slots) })]));
   const byId = new Map(deps.devices.map((d) => [d.id, d]));
   /** Keyed by job and epoch: a re-assigned job may briefly have its old attempt still stopping. */
@@ -68,6 +80,7 @@ export function createAgent(deps: AgentDeps) {
   }
 
   function beat(): void {
+    heartbeat = undefined;
     fenceExpired();
     const leases = [...inFlight.values()].filter((f) => !f.dropped).map((f) => ({ jobId: f.assign.jobId, epoch: f.assign.epoch }));
     if (leases.length) send({ v: PROTOCOL_VERSION, type: 'heartbeat', leases });
@@ -88,15 +101,15 @@ export function createAgent(deps: AgentDeps) {
       () =>
         new Promise<void>((releaseSlot) => {
           const ref = { v: PROTOCOL_VERSION, jobId: a.jobId, epoch: a.epoch } as const;
-          const work = runJob(deps, a, device, {
+          const work = runJob(runnerDeps, a, device, {
             signal: flight.controller.signal,
             onStarted: (tempPath, source) =>
-              send({ ...ref, type: 'started', tempPath, source: { durationS: source.durationS, sizeBytes: source.sizeBytes } }),
+              live(flight) && send({ ...ref, type: 'started', tempPath, source: { durationS: source.durationS, sizeBytes: source.sizeBytes } }),
             onProgress: (p) => !flight.dropped && send({ ...ref, type: 'progress', ...p }),
             onLog: (lines) => !flight.dropped && send({ ...ref, type: 'log', lines: lines.slice(-200).map((l) => l.slice(0, 4000)) }),
             onEncoded: () => {
               releaseSlot();
-              if (!flight.dropped) send({ ...ref, type: 'encoded' });
+              if (live(flight)) send({ ...ref, type: 'encoded' });
             },
           }).then((outcome) => {
             releaseSlot();
@@ -108,10 +121,51 @@ export function createAgent(deps: AgentDeps) {
     );
   }
 
+  /**
+   * Whether work may still speak for its lease. Checked before every message that moves a job, so
+   * an agent that was frozen (SIGSTOP) past its lease never reports work the farm gave away.
+   */
+  function live(flight: InFlight): boolean {
+    fenceExpired();
+    return !flight.dropped;
+  }
+
   function finish(flight: InFlight, outcome: Parameters<typeof resultOf>[1]): void {
     inFlight.delete(keyOf(flight.assign.jobId, flight.assign.epoch));
-    if (flight.dropped) return;
-    send(resultOf(flight.assign, outcome));
+    if (live(flight)) send(resultOf(flight.assign, outcome));
+    if (draining && inFlight.size === 0) deps.onDrained?.();
+  }
+
+  function onWelcome(ms: number, table: readonly Preset[]): void {
+    coordinatorPresets.clear();
+    for (const p of table) coordinatorPresets.set(p.id, p);
+    if (ms !== heartbeatMs) {
+      heartbeatMs = ms;
+      restartHeartbeat();
+    }
+  }
+
+  function restartHeartbeat(): void {
+    if (heartbeat) clock.clearTimeout(heartbeat);
+    heartbeat = clock.setTimeout(beat, heartbeatMs);
+  }
+
+  function hello(): AgentMessage {
+    return {
+      v: PROTOCOL_VERSION,
+      type: 'hello',
+      agentId: deps.agentId,
+      hostname: deps.hostname,
+      pid: deps.pid,
+      devices: deps.devices.map(({ encoderFor: _e, ...announcement }) => announcement),
+      limitGroups: [...deps.limitGroups],
+      tags: deps.tags ?? [],
+      files: deps.filesMode ?? 'shared',
+      ...(deps.maxJobs !== undefined && { maxJobs: deps.maxJobs }),
+      active: [...inFlight.values()]
+        .filter((f) => !f.dropped)
+        .map((f) => ({ jobId: f.assign.jobId, epoch: f.assign.epoch, deviceId: f.assign.deviceId })),
+    };
   }
 
   function receive(raw: unknown): void {
@@ -119,6 +173,13 @@ export function createAgent(deps: AgentDeps) {
     if (!parsed.success) return logger.warn('invalid coordinator message dropped', { issues: parsed.error.issues.slice(0, 3) });
     const msg = parsed.data;
     if (msg.type === 'assign') return onAssign(msg);
+    if (msg.type === 'welcome') return onWelcome(msg.heartbeatMs, msg.presets);
+    if (msg.type === 'drain') {
+      draining = true;
+      logger.info('drained by the operator: finishing current work, taking no more');
+      if (inFlight.size === 0) deps.onDrained?.();
+      return;
+    }
     const flight = inFlight.get(keyOf(msg.jobId, msg.epoch));
     if (!flight) return;
     if (msg.type === 'lease' && !flight.dropped) flight.deadline = clock.now() + msg.leaseTtlMs;
@@ -134,24 +195,27 @@ export function createAgent(deps: AgentDeps) {
     /** Starts talking: announces the devices and begins heartbeats. */
     connect(transport: (msg: AgentMessage) => void): void {
       send = transport;
-      send({
-        v: PROTOCOL_VERSION,
-        type: 'hello',
-        agentId: deps.agentId,
-        hostname: deps.hostname,
-        pid: deps.pid,
-        devices: deps.devices.map(({ encoderFor: _e, ...announcement }) => announcement),
-        limitGroups: [...deps.limitGroups],
-        tags: deps.tags ?? [],
-      });
-      heartbeat = clock.setTimeout(beat, heartbeatMs);
+      send(hello());
+      restartHeartbeat();
     },
+    /**
+     * A new connection to the coordinator: announce again, with the work still held, so the
+     * coordinator re-occupies those slots (or answers a conflict for work it gave away).
+     */
+    reconnected(): void {
+      send(hello());
+    },
+    draining: () => draining,
     /** Number of assignments held (queued on a device or encoding). */
     inFlight: () => inFlight.size,
-    /** Aborts everything and waits for the encodes to stop and their temp files to go. */
-    async close(reason = 'agent shutting down'): Promise<void> {
+    /**
+     * Aborts everything and waits for the encodes to stop and their temp files to go. With
+     * `handBack`, the results say the work was handed back (requeued at once, no attempt spent)
+     * instead of canceled.
+     */
+    async close(reason = 'agent shutting down', opts: { handBack?: boolean } = {}): Promise<void> {
       if (heartbeat) clock.clearTimeout(heartbeat);
-      for (const f of inFlight.values()) f.controller.abort(new CanceledError(reason));
+      for (const f of inFlight.values()) f.controller.abort(opts.handBack ? new LeaseLostError(reason) : new CanceledError(reason));
       await Promise.all([...queues.values()].map((q) => q.onIdle()));
       while (jobs.size) await Promise.all([...jobs]);
     },

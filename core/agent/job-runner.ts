@@ -13,7 +13,7 @@ import {
 } from '../shared/errors.ts';
 import type { Assign } from '../shared/protocol/index.ts';
 import { tempPathFor } from '../shared/temp-names.ts';
-import type { AgentDevice, EncodeProgress, Encoder, PresetLookup, ProbeResult, Prober } from './ports.ts';
+import type { AgentDevice, EncodeProgress, Encoder, FileAccess, JobFiles, PresetLookup, ProbeResult, Prober } from './ports.ts';
 import { startWatchdog } from './watchdog.ts';
 import { fsyncFile, verifyOutput } from './encoder/verify.ts';
 
@@ -24,7 +24,19 @@ export interface JobRunnerDeps {
   clock: Clock;
   /** @default 120000 — kill an encode whose output time has not advanced for this long. */
   stallTimeoutMs: number;
+  /** How assignments' paths are reached here (default: the coordinator's paths as they are). */
+  files?: FileAccess;
 }
+
+/** Same machine or same mounts: the coordinator's paths are this agent's paths. */
+export const directFileAccess: FileAccess = {
+  open: async (a, coordinatorTempPath) => ({
+    inputPath: a.input.path,
+    tempPath: coordinatorTempPath,
+    deliver: async () => {},
+    cleanup: () => fsp.rm(coordinatorTempPath, { force: true }).catch(() => {}),
+  }),
+};
 
 export interface JobCallbacks {
   signal: AbortSignal;
@@ -45,25 +57,39 @@ export type JobOutcome =
  * is removed here and the error says what happens next.
  */
 export async function runJob(deps: JobRunnerDeps, a: Assign, device: AgentDevice, cb: JobCallbacks): Promise<JobOutcome> {
-  const tempPath = tempPathFor(a.output.path, a.jobId, a.epoch);
+  // Messages name the temp file in the coordinator's terms; the agent may write it elsewhere.
+  const reportedTemp = tempPathFor(a.output.path, a.jobId, a.epoch);
+  let files: JobFiles | undefined;
   try {
-    return await attempt(deps, a, device, cb, tempPath);
+    const preset = deps.presets.get(a.presetId);
+    if (!preset) throw new InputInvalidError(`preset "${a.presetId}" is not known to this agent`);
+    files = await (deps.files ?? directFileAccess).open(a, reportedTemp, cb.signal);
+    const outcome = await attempt(deps, a, device, cb, files, reportedTemp);
+    await files.deliver(cb.signal);
+    return outcome;
   } catch (err) {
-    await fsp.rm(tempPath, { force: true }).catch(() => {});
+    await files?.cleanup().catch(() => {});
     const reason: unknown = cb.signal.aborted ? (cb.signal.reason ?? err) : err;
     return { ok: false, error: toFarmError(reason).toInfo() };
   }
 }
 
-async function attempt(deps: JobRunnerDeps, a: Assign, device: AgentDevice, cb: JobCallbacks, tempPath: string): Promise<JobOutcome> {
-  const preset = deps.presets.get(a.presetId);
-  if (!preset) throw new InputInvalidError(`preset "${a.presetId}" is not known to this agent`);
+async function attempt(
+  deps: JobRunnerDeps,
+  a: Assign,
+  device: AgentDevice,
+  cb: JobCallbacks,
+  files: JobFiles,
+  reportedTemp: string,
+): Promise<JobOutcome> {
+  const preset = deps.presets.get(a.presetId)!;
   const encoder = device.encoderFor(preset.codec);
   if (!encoder) throw new DeviceFaultError(`${device.label} cannot encode ${preset.codec}`);
-  const source = await deps.prober.probe(a.input.path, cb.signal);
+  const { inputPath, tempPath } = files;
+  const source = await deps.prober.probe(inputPath, cb.signal);
   cb.signal.throwIfAborted();
   await checkWritable(tempPath);
-  cb.onStarted(tempPath, source);
+  cb.onStarted(reportedTemp, source);
 
   const name = path.basename(a.input.path);
   const stall = new AbortController();
@@ -73,7 +99,7 @@ async function attempt(deps: JobRunnerDeps, a: Assign, device: AgentDevice, cb: 
   const signal = AbortSignal.any([cb.signal, stall.signal]);
   try {
     const summary = await deps.encoder.encode(
-      { inputPath: a.input.path, tempPath, preset, encoder, durationS: source.durationS },
+      { inputPath, tempPath, preset, encoder, durationS: source.durationS },
       {
         signal,
         onProgress: (p) => {
@@ -86,7 +112,7 @@ async function attempt(deps: JobRunnerDeps, a: Assign, device: AgentDevice, cb: 
     watchdog.stop();
     cb.onEncoded();
     const outputSize = await verify(deps.prober, tempPath, source, preset, name);
-    return { ok: true, tempPath, outputSize, encodeMs: summary.encodeMs, avgFps: summary.avgFps };
+    return { ok: true, tempPath: reportedTemp, outputSize, encodeMs: summary.encodeMs, avgFps: summary.avgFps };
   } finally {
     watchdog.stop();
   }

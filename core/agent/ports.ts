@@ -1,4 +1,5 @@
 import type { Codec, Preset } from '../shared/preset.ts';
+import type { Assign } from '../shared/protocol/index.ts';
 import type { DeviceAnnouncement } from '../shared/device.ts';
 
 /** What ffprobe says about a file; the encoder module fills it. */
@@ -73,4 +74,28 @@ export interface AgentDevice extends DeviceAnnouncement {
 
 export interface PresetLookup {
   get(id: string): Preset | undefined;
+}
+
+/** Where one attempt reads its input and writes its output, on this machine. */
+export interface JobFiles {
+  /** Local path of the source to encode (a mapped shared path, or the downloaded copy). */
+  inputPath: string;
+  /** Local temp path ffmpeg writes (beside the mapped target, or in the transfer work dir). */
+  tempPath: string;
+  /**
+   * After local verification: hands the output over. Shared storage: nothing to do. Transfer:
+   * uploads (resumably) and waits for the coordinator's own verification. Throws a FarmError.
+   */
+  deliver(signal: AbortSignal): Promise<void>;
+  /** Removes what this attempt left locally (temp, work copies); never the user's files. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * How this agent reaches the files of an assignment. Implementations refuse (RootRefusedError,
+ * naming the path and the roots) anything outside the agent's configured roots.
+ */
+export interface FileAccess {
+  /** `coordinatorTempPath` is tempPathFor(assign.output.path, job, epoch), in coordinator terms. */
+  open(a: Assign, coordinatorTempPath: string, signal: AbortSignal): Promise<JobFiles>;
 }

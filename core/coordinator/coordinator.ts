@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
 import { tempPathFor } from '../shared/temp-names.ts';
 import type { Clock, TimerHandle } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Preset } from '../shared/preset.ts';
 import { ACTIVE_STATES } from '../shared/job-state.ts';
-import { OutputExistsError } from '../shared/errors.ts';
+import { InputInvalidError, OutputExistsError } from '../shared/errors.ts';
 import {
   AgentMessageSchema,
   PROTOCOL_VERSION,
@@ -14,7 +15,7 @@ import {
   type Started,
   type Encoded,
 } from '../shared/protocol/index.ts';
-import type { BatchRow, JobRow, JobStore, NewBatch } from './ports.ts';
+import type { AgentState, BatchRow, JobRow, JobStore, NewBatch } from './ports.ts';
 import { DevicePool, DEFAULT_QUARANTINE_AFTER, learnedAnnouncement, type PoolDevice } from './device-pool.ts';
 import type { FailurePolicy } from './failure-policy.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
@@ -26,6 +27,8 @@ import { targetTaken } from './output-commit.ts';
 /** The narrow view of the preset catalog the coordinator needs. */
 export interface PresetSource {
   get(id: string): Preset | undefined;
+  /** Every preset, sent to agents so they build argv from their own copy of the table. */
+  list(): { preset: Preset }[];
 }
 
 export interface CoordinatorConfig {
@@ -36,6 +39,8 @@ export interface CoordinatorConfig {
   failure: FailurePolicy;
   /** @default 3 */
   quarantineAfter: number;
+  /** @default 10000 — how often agents renew leases (capped at a third of the lease TTL). */
+  heartbeatMs: number;
 }
 
 export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
@@ -43,6 +48,7 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   pollMs: 1000,
   failure: { ...DEFAULT_BACKOFF, maxRequeues: 20 },
   quarantineAfter: DEFAULT_QUARANTINE_AFTER,
+  heartbeatMs: 10_000,
 };
 
 export interface CoordinatorDeps {
@@ -79,6 +85,13 @@ export interface CoordinatorEvents {
   agent: [{ agentId: string; connected: boolean }];
 }
 
+/** What the coordinator keeps about a connected agent. */
+interface ConnectedAgent {
+  send: (msg: CoordinatorMessage) => void;
+  tags: string[];
+  files: Hello['files'];
+}
+
 /** One connected agent, from the coordinator's side of whatever transport carries it. */
 export interface AgentConnection {
   receive(raw: unknown): void;
@@ -98,7 +111,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
   const random = deps.random ?? Math.random;
   const events = new EventEmitter<CoordinatorEvents>();
   const pool = new DevicePool(config.quarantineAfter);
-  const agents = new Map<string, (msg: CoordinatorMessage) => void>();
+  const agents = new Map<string, ConnectedAgent>();
   const pending = new Set<Promise<void>>();
   let wakeTimer: TimerHandle | undefined;
   let pollTimer: TimerHandle | undefined;
@@ -129,7 +142,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
   const isAlive = (agentId: string) => agents.has(agentId) || (deps.isForeignAgentAlive?.(agentId) ?? false);
 
   function send(agentId: string, msg: CoordinatorMessage): void {
-    agents.get(agentId)?.(msg);
+    agents.get(agentId)?.send(msg);
   }
 
   function emitJob(jobId: number): void {
@@ -163,6 +176,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
   function claimOne(): boolean {
     const now = clock.now();
     for (const device of pool.withFreeSlot()) {
+      const agent = agents.get(device.agentId);
+      if (!agent) continue;
       const claim = store.claimNext({
         agentId: device.agentId,
         deviceId: device.id,
@@ -170,6 +185,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
         now,
         leaseTtlMs: config.leaseTtlMs,
         batchIds: scope,
+        agentTags: agent.tags,
       });
       if (!claim) continue;
       const { job, epoch } = claim;
@@ -180,6 +196,15 @@ export function createCoordinator(deps: CoordinatorDeps) {
         emitJob(job.id);
         return true;
       }
+      const transfer = agent.files === 'transfer';
+      const sizeBytes = transfer ? sizeOf(job.inputPath) : undefined;
+      if (transfer && sizeBytes === undefined) {
+        // The coordinator is the only side that can see the file in transfer mode.
+        const err = new InputInvalidError(`${job.inputPath}: not found or not a regular file on the coordinator`);
+        store.endAttempt(job.id, epoch, { to: 'failed', error: err.toInfo(), outcome: 'failed' }, now);
+        emitJob(job.id);
+        return true;
+      }
       pool.occupy(device.key, job.id);
       send(device.agentId, {
         v: PROTOCOL_VERSION,
@@ -187,7 +212,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
         jobId: job.id,
         epoch,
         deviceId: device.id,
-        input: { path: job.inputPath },
+        input: { path: job.inputPath, ...(sizeBytes !== undefined && { sizeBytes }) },
+        transfer,
         presetId: job.presetId,
         output: { path: job.outputPath },
         leaseExpiresAt: now + config.leaseTtlMs,
@@ -208,12 +234,51 @@ export function createCoordinator(deps: CoordinatorDeps) {
   }
 
   function onHello(agentId: string, hello: Hello): void {
+    const enrolled = store.getAgent(agentId);
+    const info = agents.get(agentId);
+    if (info) {
+      // Tags the operator gave at enrollment count as much as those the agent announces.
+      info.tags = [...new Set([...hello.tags, ...(enrolled?.tags ?? [])])];
+      info.files = hello.files;
+    }
     pool.register(agentId, hello.devices, hello.limitGroups);
+    pool.capAgent(agentId, hello.maxJobs);
+    pool.holdAgent(agentId, enrolled !== undefined && enrolled.state !== 'active');
+    reoccupy(agentId, hello.active);
     store.upsertDevices(agentId, hello.devices, clock.now());
+    if (enrolled) store.touchAgent(agentId, clock.now());
+    sendWelcome(agentId);
+    if (enrolled?.state === 'draining') send(agentId, { v: PROTOCOL_VERSION, type: 'drain' });
     events.emit('agent', { agentId, connected: true });
     for (const d of pool.list()) if (d.agentId === agentId) events.emit('device', d);
     logger.info('agent connected', { agentId, devices: hello.devices.map((d) => d.id) });
     dispatch();
+  }
+
+  /**
+   * An agent back after a reconnect still holds work: each job whose lease is still its own keeps
+   * its device slot; anything else is answered with a conflict so the agent drops it.
+   */
+  function reoccupy(agentId: string, active: Hello['active']): void {
+    for (const a of active) {
+      const job = store.getJob(a.jobId);
+      if (!job || job.epoch !== a.epoch || job.agentId !== agentId || !ACTIVE_STATES.has(job.state)) {
+        conflict(agentId, a.jobId, a.epoch);
+        continue;
+      }
+      // A verifying job has already handed its device slot back.
+      if (job.state !== 'verifying') pool.occupy(`${agentId}/${a.deviceId}`, a.jobId);
+    }
+  }
+
+  function sendWelcome(agentId: string): void {
+    send(agentId, {
+      v: PROTOCOL_VERSION,
+      type: 'welcome',
+      heartbeatMs: Math.max(100, Math.min(config.heartbeatMs, Math.floor(config.leaseTtlMs / 3))),
+      leaseTtlMs: config.leaseTtlMs,
+      presets: presets.list().map((p) => p.preset),
+    });
   }
 
   function onStarted(agentId: string, msg: Started): void {
@@ -361,7 +426,10 @@ export function createCoordinator(deps: CoordinatorDeps) {
     }
   }
 
-  function connectAgent(transport: (msg: CoordinatorMessage) => void): AgentConnection {
+  /**
+   * `identity`: the agent id the transport authenticated; a hello claiming another id is dropped.
+   */
+  function connectAgent(transport: (msg: CoordinatorMessage) => void, identity?: { agentId: string }): AgentConnection {
     let agentId: string | undefined;
     return {
       receive(raw: unknown) {
@@ -371,17 +439,21 @@ export function createCoordinator(deps: CoordinatorDeps) {
           return;
         }
         if (parsed.data.type === 'hello') {
+          if (identity && parsed.data.agentId !== identity.agentId) {
+            return logger.warn('hello for another agent id dropped', { agentId: identity.agentId });
+          }
           agentId = parsed.data.agentId;
-          agents.set(agentId, transport);
+          agents.set(agentId, { send: transport, tags: parsed.data.tags, files: parsed.data.files });
         }
         if (!agentId) return logger.warn('agent message before hello dropped', { type: parsed.data.type });
         onMessage(agentId, parsed.data);
       },
       async close() {
         // A connection replaced by a newer one for the same agent must not tear the newer one down.
-        if (!agentId || agents.get(agentId) !== transport) return;
+        if (!agentId || agents.get(agentId)?.send !== transport) return;
         agents.delete(agentId);
         pool.unregister(agentId);
+        if (store.getAgent(agentId)) store.touchAgent(agentId, clock.now());
         events.emit('agent', { agentId, connected: false });
         // Local work is detected lost when its agent goes away, not by waiting for the lease.
         await recover();
@@ -485,6 +557,29 @@ export function createCoordinator(deps: CoordinatorDeps) {
       return changed;
     },
     devices: () => pool.list(),
+    /** Ids of agents connected right now. */
+    connectedAgents: () => [...agents.keys()],
+    /** Jobs each connected agent's devices hold. */
+    busyOf: (agentId: string) => pool.busyOf(agentId),
+    /** Pause (no new work), drain (no new work, then the agent stops) or resume an agent. */
+    setAgentState(agentId: string, state: AgentState): boolean {
+      if (!store.setAgentState(agentId, state)) return false;
+      pool.holdAgent(agentId, state !== 'active');
+      if (state === 'draining') send(agentId, { v: PROTOCOL_VERSION, type: 'drain' });
+      events.emit('agent', { agentId, connected: agents.has(agentId) });
+      dispatch();
+      return true;
+    },
+    /** Revokes an enrolled agent; its work is requeued once its transport is gone. */
+    revokeAgent(agentId: string): boolean {
+      const ok = store.revokeAgent(agentId, clock.now());
+      if (ok) void recover();
+      return ok;
+    },
+    /** Sends the preset table again (after a preset was added or removed). */
+    presetsChanged(): void {
+      for (const id of agents.keys()) sendWelcome(id);
+    },
     /** Resolves once every result being committed and every recovery running now has finished. */
     async idle(): Promise<void> {
       while (pending.size) await Promise.all([...pending]);
@@ -495,4 +590,13 @@ export function createCoordinator(deps: CoordinatorDeps) {
       if (pollTimer) clock.clearTimeout(pollTimer);
     },
   };
+}
+
+function sizeOf(file: string): number | undefined {
+  try {
+    const st = statSync(file);
+    return st.isFile() ? st.size : undefined;
+  } catch {
+    return undefined;
+  }
 }

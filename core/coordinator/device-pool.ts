@@ -39,6 +39,10 @@ export const DEFAULT_QUARANTINE_AFTER = 3;
 export class DevicePool {
   private readonly devices = new Map<string, PoolDevice>();
   private readonly groups = new Map<string, number>();
+  /** Per-agent cap on concurrent jobs over all its devices (`agent --slots`). */
+  private readonly agentCaps = new Map<string, number>();
+  /** Agents that take no new work (paused or draining by the operator). */
+  private readonly held = new Set<string>();
 
   constructor(private readonly quarantineAfter = DEFAULT_QUARANTINE_AFTER) {}
 
@@ -66,7 +70,20 @@ export class DevicePool {
     }
   }
 
+  /** Caps the agent's concurrent jobs over all its devices; undefined removes the cap. */
+  capAgent(agentId: string, maxJobs: number | undefined): void {
+    if (maxJobs === undefined) this.agentCaps.delete(agentId);
+    else this.agentCaps.set(agentId, maxJobs);
+  }
+
+  /** A held agent keeps what it runs but gets nothing new (pause, drain). */
+  holdAgent(agentId: string, held: boolean): void {
+    if (held) this.held.add(agentId);
+    else this.held.delete(agentId);
+  }
+
   unregister(agentId: string): void {
+    this.agentCaps.delete(agentId);
     for (const [key, d] of this.devices) if (d.agentId === agentId) this.devices.delete(key);
     for (const key of this.groups.keys()) if (key.startsWith(`${agentId}/`)) this.groups.delete(key);
   }
@@ -82,7 +99,15 @@ export class DevicePool {
   /** Devices that can take one more job now: GPUs first, then the least loaded. */
   withFreeSlot(): PoolDevice[] {
     return this.list()
-      .filter((d) => d.state === 'working' && d.busy.size < d.slots && d.codecs.length > 0 && this.groupHasRoom(d))
+      .filter(
+        (d) =>
+          d.state === 'working' &&
+          d.busy.size < d.slots &&
+          d.codecs.length > 0 &&
+          !this.held.has(d.agentId) &&
+          this.groupHasRoom(d) &&
+          this.agentHasRoom(d.agentId),
+      )
       .sort((a, b) => KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.busy.size / a.slots - b.busy.size / b.slots);
   }
 
@@ -124,6 +149,18 @@ export class DevicePool {
   recordSuccess(key: string): void {
     const d = this.devices.get(key);
     if (d) d.faults = 0;
+  }
+
+  /** Jobs the agent's devices hold right now. */
+  busyOf(agentId: string): number {
+    let used = 0;
+    for (const d of this.devices.values()) if (d.agentId === agentId) used += d.busy.size;
+    return used;
+  }
+
+  private agentHasRoom(agentId: string): boolean {
+    const cap = this.agentCaps.get(agentId);
+    return cap === undefined || this.busyOf(agentId) < cap;
   }
 
   private groupHasRoom(d: PoolDevice): boolean {

@@ -89,6 +89,22 @@ export interface NewBatch {
   outDir: string | null;
   onExists: OnExists;
   priority: number;
+  /** Tags the agent must have to run jobs of this batch (e.g. a room or a GPU model). */
+  requireTags?: string[];
+}
+
+export type AgentState = 'active' | 'paused' | 'draining';
+
+/** An enrolled remote agent. Only a hash of its secret is stored. */
+export interface AgentRow {
+  id: string;
+  name: string;
+  secretHash: string;
+  tags: string[];
+  state: AgentState;
+  createdAt: number;
+  revokedAt: number | null;
+  lastSeenAt: number | null;
 }
 
 export interface ClaimRequest {
@@ -100,6 +116,8 @@ export interface ClaimRequest {
   leaseTtlMs: number;
   /** Only jobs of these batches (a one-shot `encode` leaves other queued work alone). */
   batchIds?: readonly number[];
+  /** The agent's tags: a batch requiring tags is claimable only by an agent having them all. */
+  agentTags?: readonly string[];
 }
 
 export interface Claim {
@@ -207,4 +225,22 @@ export interface JobStore {
 
   upsertDevices(agentId: string, devices: readonly DeviceAnnouncement[], now: number): void;
   listDevices(): DeviceRow[];
+
+  /** Job counts per state (all batches). */
+  countJobsByState(): Record<string, number>;
+
+  /** Stores a join token's hash, usable once until `expiresAt`. */
+  addJoinToken(hash: string, now: number, expiresAt: number): void;
+  /**
+   * In one transaction: spends the join token (unused, unexpired) and enrolls the agent.
+   * 'invalid' when the token is unknown, used or expired.
+   */
+  redeemJoinToken(hash: string, agent: { id: string; name: string; secretHash: string; tags: string[] }, now: number): 'ok' | 'invalid';
+  getAgent(id: string): AgentRow | undefined;
+  listAgents(): AgentRow[];
+  setAgentState(id: string, state: AgentState): boolean;
+  revokeAgent(id: string, now: number): boolean;
+  touchAgent(id: string, now: number): void;
+  /** Agents that failed this job 3 times or more and no longer get it. */
+  blockedAgentsFor(jobId: number): string[];
 }

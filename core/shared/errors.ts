@@ -28,7 +28,9 @@ export type ErrorKind =
   | 'encode-failed'
   | 'canceled'
   | 'ffmpeg-missing'
-  | 'lease-lost';
+  | 'lease-lost'
+  | 'root-refused'
+  | 'transfer-failed';
 
 export abstract class FarmError extends Error {
   constructor(message: string) {
@@ -114,6 +116,21 @@ export class LeaseLostError extends FarmError {
   readonly disposition = 'requeue';
 }
 
+/**
+ * This agent may not touch the path (outside its configured roots, or no mapping for it). Another
+ * agent may: requeue without burning an attempt; three refusals blocklist the agent for the job.
+ */
+export class RootRefusedError extends FarmError {
+  readonly kind = 'root-refused';
+  readonly disposition = 'requeue';
+}
+
+/** Moving a file between coordinator and agent failed (network, size or hash mismatch). Retries. */
+export class TransferFailedError extends FarmError {
+  readonly kind = 'transfer-failed';
+  readonly disposition = 'retry';
+}
+
 const byKind: Record<ErrorKind, new (message: string) => FarmError> = {
   'input-invalid': InputInvalidError,
   'output-exists': OutputExistsError,
@@ -127,6 +144,8 @@ const byKind: Record<ErrorKind, new (message: string) => FarmError> = {
   canceled: CanceledError,
   'ffmpeg-missing': FfmpegMissingError,
   'lease-lost': LeaseLostError,
+  'root-refused': RootRefusedError,
+  'transfer-failed': TransferFailedError,
 };
 
 /** Rebuilds a named error from its wire form. */

@@ -31,8 +31,8 @@ export function batchesAndJobs(db: Db): BatchesAndJobs {
   // ON CONFLICT DO NOTHING: a duplicate submission (same key) resolves to the existing batch
   // even when two processes race, instead of failing on the unique constraint.
   const insertBatch = db.prepare(`
-    INSERT INTO batches (key, label, preset_id, out_dir, on_exists, priority, state, created_at)
-    VALUES (@key, @label, @presetId, @outDir, @onExists, @priority, 'active', @now)
+    INSERT INTO batches (key, label, preset_id, out_dir, on_exists, priority, require_tags, state, created_at)
+    VALUES (@key, @label, @presetId, @outDir, @onExists, @priority, @requireTags, 'active', @now)
     ON CONFLICT (key) DO NOTHING`);
   // Jobs inherit priority and on-exists policy from their batch; not_before = now makes them
   // claimable at once. A path already in the batch keeps its existing job.
@@ -66,7 +66,7 @@ export function batchesAndJobs(db: Db): BatchesAndJobs {
       return r && toBatchRow(r);
     },
     createBatch: writeTx(db, (batch: NewBatch, now: number): BatchRow => {
-      insertBatch.run({ ...batch, now });
+      insertBatch.run({ ...batch, requireTags: JSON.stringify(batch.requireTags ?? []), now });
       return toBatchRow(batchByKey.get(batch.key)!);
     }),
     addJobs: writeTx(db, (batchId: number, jobs: readonly NewJob[], now: number): number[] => {

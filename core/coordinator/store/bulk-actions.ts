@@ -74,12 +74,18 @@ export function bulkActions(db: Db): BulkActions {
       return job.id;
     });
 
+  const clearFailures = db.prepare('DELETE FROM job_agent_failures WHERE job_id = ?');
   return {
     cancelJobs: writeTx(db, (ids: readonly number[], now: number) =>
       [...apply(cancel, ids, now), ...flagCancel.all({ ids: jsonList(ids) })].sort((a, b) => a - b),
     ),
     pauseJobs: writeTx(db, (ids: readonly number[]) => apply(pause, ids, 0)),
     resumeJobs: writeTx(db, (ids: readonly number[], now: number) => apply(resume, ids, now)),
-    retryJobs: writeTx(db, (ids: readonly number[], now: number) => apply(retry, ids, now)),
+    retryJobs: writeTx(db, (ids: readonly number[], now: number) => {
+      const changed = apply(retry, ids, now);
+      // A retry is a fresh start: agents blocklisted for these jobs get another chance.
+      for (const id of changed) clearFailures.run(id);
+      return changed;
+    }),
   };
 }

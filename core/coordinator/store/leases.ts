@@ -2,6 +2,7 @@ import { ACTIVE_STATES, assertTransition } from '../../shared/job-state.ts';
 import type { AttemptEnd, Claim, ClaimRequest, FencedResult, JobStore, ProgressUpdate } from '../ports.ts';
 import { planEnd } from './attempt-end.ts';
 import { jsonList, writeTx, type Db } from './db.ts';
+import { BLOCKLIST_AFTER } from './agents.ts';
 import { jobWriter } from './job-writer.ts';
 import { toJobRow, type JobRecord } from './row-mapping.ts';
 
@@ -27,7 +28,13 @@ export const CLAIMABLE_SQL = `
   FROM jobs AS j
   WHERE j.state = 'queued'               -- only waiting jobs; in-flight and finished ones are taken
     AND EXISTS (                         -- a paused or canceled batch holds all of its jobs back
-      SELECT 1 FROM batches AS b WHERE b.id = j.batch_id AND b.state = 'active')
+      SELECT 1 FROM batches AS b WHERE b.id = j.batch_id AND b.state = 'active'
+        AND NOT EXISTS (                 -- the agent has every tag the batch requires
+          SELECT 1 FROM json_each(b.require_tags) AS t
+          WHERE t.value NOT IN (SELECT value FROM json_each(@tags))))
+    AND NOT EXISTS (                     -- this agent failed this job too often: someone else's
+      SELECT 1 FROM job_agent_failures AS f
+      WHERE f.job_id = j.id AND f.agent_id = @agentId AND f.failures >= ${BLOCKLIST_AFTER})
     AND j.codec IN (                     -- the device passed its capability probe for this codec
       SELECT value FROM json_each(@codecs))
     AND j.not_before <= @now             -- the backoff after a retryable failure has elapsed
@@ -37,10 +44,28 @@ export const CLAIMABLE_SQL = `
   ORDER BY j.priority DESC, j.id ASC     -- priority first, then submission order (ids only grow)
   LIMIT 1`;
 
+/**
+ * Whether an ended attempt counts against its agent: failures, blocks, device requeues and leases
+ * that lapsed do; success, cancel, pause, a skip, and an agent handing work back as it stops do not.
+ */
+function countsAgainstAgent(how: AttemptEnd, attempt: { outcome: string; error_kind: string | null }): boolean {
+  if (how.to === 'paused' || how.to === 'done' || how.to === 'canceled') return false;
+  if (attempt.outcome === 'skipped' || attempt.outcome === 'canceled') return false;
+  // Device faults are the device's (quarantine handles them), not the agent's.
+  if (attempt.error_kind === 'device-fault' || attempt.error_kind === 'device-capacity') return false;
+  return !(attempt.outcome === 'requeued' && attempt.error_kind === 'lease-lost');
+}
+
 /** Leases and attempts: claim, fenced progress, the end of an attempt, and recovery. */
 export function leases(db: Db): Leases {
   const writeJob = jobWriter(db);
-  const claimable = db.prepare<{ codecs: string; now: number; batches: string | null }, JobRecord>(CLAIMABLE_SQL);
+  const claimable = db.prepare<{ codecs: string; now: number; batches: string | null; tags: string; agentId: string }, JobRecord>(
+    CLAIMABLE_SQL,
+  );
+  // An attempt that ended badly counts against its agent for this job (see the blocklist above).
+  const countFailure = db.prepare(`
+    INSERT INTO job_agent_failures (job_id, agent_id, failures) VALUES (?, ?, 1)
+    ON CONFLICT (job_id, agent_id) DO UPDATE SET failures = failures + 1`);
   const jobById = db.prepare<[number], JobRecord>('SELECT * FROM jobs WHERE id = ?');
   const insertAttempt = db.prepare(`
     INSERT INTO attempts (job_id, epoch, agent_id, device_id, started_at)
@@ -79,13 +104,18 @@ export function leases(db: Db): Leases {
     assertTransition(job.id, job.state, plan.to);
     writeJob(job.id, plan.job);
     closeAttempt.run({ ...plan.attempt, now, jobId: job.id, epoch: job.epoch });
+    // The in-process agent of this machine is never blocklisted: it may be the only one there is.
+    if (job.agent_id && !job.agent_id.startsWith('local:') && countsAgainstAgent(how, plan.attempt)) {
+      countFailure.run(job.id, job.agent_id);
+    }
   };
 
   return {
     claimNext: writeTx(db, (req: ClaimRequest): Claim | undefined => {
       if (req.codecs.length === 0) return undefined;
       const batches = req.batchIds ? jsonList(req.batchIds) : null;
-      const job = claimable.get({ codecs: jsonList(req.codecs), now: req.now, batches });
+      const tags = jsonList(req.agentTags ?? []);
+      const job = claimable.get({ codecs: jsonList(req.codecs), now: req.now, batches, tags, agentId: req.agentId });
       if (!job) return undefined;
       assertTransition(job.id, job.state, 'leased');
       const epoch = job.epoch + 1;

@@ -13,6 +13,7 @@ export interface BatchRecord {
   on_exists: OnExists;
   priority: number;
   state: BatchState;
+  require_tags: string;
   created_at: number;
 }
 
@@ -94,6 +95,7 @@ export function toBatchRow(r: BatchRecord): BatchRow {
     onExists: r.on_exists,
     priority: r.priority,
     state: r.state,
+    requireTags: JSON.parse(r.require_tags) as string[],
     createdAt: r.created_at,
   };
 }

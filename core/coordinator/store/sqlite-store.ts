@@ -1,4 +1,5 @@
 import type { JobStore } from '../ports.ts';
+import { agents } from './agents.ts';
 import { batchesAndJobs } from './batches-jobs.ts';
 import { bulkActions } from './bulk-actions.ts';
 import { openDb } from './db.ts';
@@ -34,6 +35,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): JobStore {
     ...leases(db),
     ...bulkActions(db),
     ...logPresetsDevices(db),
+    ...agents(db),
     dataVersion: () => db.pragma('data_version', { simple: true }) as number,
     close: () => db.close(),
   };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DeviceAnnouncementSchema, DeviceStateSchema, LimitGroupSchema } from '../device.ts';
 import { ERROR_KINDS } from '../errors.ts';
+import { PresetSchema } from '../preset.ts';
 
 /**
  * Agent ⇄ coordinator messages, version 1. Every in-flight message carries the lease epoch so the
@@ -19,7 +20,16 @@ export const HelloSchema = z.object({
   pid: z.number().int().nonnegative(),
   devices: z.array(DeviceAnnouncementSchema),
   limitGroups: z.array(LimitGroupSchema).default([]),
-  tags: z.array(z.string().max(64)).default([]),
+  tags: z.array(z.string().max(64)).max(64).default([]),
+  /**
+   * How files reach this agent: `shared` (it opens coordinator paths through its path mappings)
+   * or `transfer` (it downloads inputs and uploads outputs over HTTP).
+   */
+  files: z.enum(['shared', 'transfer']).default('shared'),
+  /** Cap on this agent's concurrent jobs over all its devices (`agent --slots`). */
+  maxJobs: z.number().int().positive().max(1000).optional(),
+  /** Work still held after a reconnect: the coordinator re-occupies those slots or answers a conflict. */
+  active: z.array(z.object({ ...jobRef, deviceId: z.string().min(1) })).max(1000).default([]),
 });
 
 export const DeviceUpdateSchema = z.object({
@@ -109,7 +119,9 @@ export const AssignSchema = z.object({
   type: z.literal('assign'),
   ...jobRef,
   deviceId: z.string().min(1),
-  input: z.object({ path: z.string().min(1) }),
+  input: z.object({ path: z.string().min(1), sizeBytes: z.number().int().nonnegative().optional() }),
+  /** Transfer mode: the agent downloads the input and uploads the output over HTTP. */
+  transfer: z.boolean().default(false),
   presetId: z.string().min(1),
   /** Final path the output should end up at; the agent writes a temp file beside it. */
   output: z.object({ path: z.string().min(1) }),
@@ -145,7 +157,32 @@ export const AckSchema = z.object({
   status: z.enum(['ok', 'conflict']),
 });
 
-export const CoordinatorMessageSchema = z.discriminatedUnion('type', [AssignSchema, LeaseSchema, CancelSchema, AckSchema]);
+/**
+ * First answer to `hello`: the timings the agent must keep and the preset table it builds argv
+ * from (declarative presets only; never arguments). Sent again as presets change.
+ */
+export const WelcomeSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('welcome'),
+  heartbeatMs: z.number().int().positive(),
+  leaseTtlMs: z.number().int().positive(),
+  presets: z.array(PresetSchema).max(1000),
+});
+
+/** The operator drained this agent: finish what it holds, take nothing more, then stop. */
+export const DrainSchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('drain'),
+});
+
+export const CoordinatorMessageSchema = z.discriminatedUnion('type', [
+  AssignSchema,
+  LeaseSchema,
+  CancelSchema,
+  AckSchema,
+  WelcomeSchema,
+  DrainSchema,
+]);
 
 export type Hello = z.infer<typeof HelloSchema>;
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
@@ -160,4 +197,6 @@ export type Assign = z.infer<typeof AssignSchema>;
 export type Cancel = z.infer<typeof CancelSchema>;
 export type Lease = z.infer<typeof LeaseSchema>;
 export type Ack = z.infer<typeof AckSchema>;
+export type Welcome = z.infer<typeof WelcomeSchema>;
+export type Drain = z.infer<typeof DrainSchema>;
 export type CoordinatorMessage = z.infer<typeof CoordinatorMessageSchema>;

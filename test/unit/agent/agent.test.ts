@@ -189,6 +189,7 @@ function assign(jobId: number, overrides: Partial<Assign> = {}): Assign {
     epoch: 1,
     deviceId: 'gpu0',
     input: { path: `/media/in/clip-${jobId}.mov` },
+    transfer: false,
     presetId: 'h264-fast',
     output: { path: path.join(outDir, `clip-${jobId}.mp4`) },
     leaseExpiresAt: clock.now() + 60_000,
@@ -232,6 +233,8 @@ describe('createAgent', { timeout: 10_000 }, () => {
         ],
         limitGroups: [{ name: 'geforce', max: 8 }],
         tags: ['fast'],
+        files: 'shared',
+        active: [],
       },
     ]);
     const hello = outbox.ofType('hello')[0]!;

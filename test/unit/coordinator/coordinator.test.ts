@@ -453,7 +453,8 @@ describe('createCoordinator', { timeout: 10_000 }, () => {
     });
 
     it('fails an encode permanently after five attempts', async () => {
-      const agent = connect();
+      // This machine's in-process agent is never blocklisted, so the job spends all five attempts there.
+      const agent = connect([fakeDevice('gpu0')], 'local:test-host:1:abcd1234');
       const id = idOf(submit(['a']));
       const delays = [1250, 2500, 5000, 10_000];
       for (const delay of delays) {
@@ -467,6 +468,30 @@ describe('createCoordinator', { timeout: 10_000 }, () => {
       expect(store.listAttempts(id).map((x) => x.outcome)).toEqual(['requeued', 'requeued', 'requeued', 'requeued', 'failed']);
       expect(agent.assigns).toHaveLength(5);
       expect(clock.pending()).toBe(0);
+    });
+
+    it('blocklists a remote agent for a job after three failures there; another agent takes it, a retry forgives', async () => {
+      const flaky = connect([fakeDevice('gpu0')], 'agt-flaky');
+      const id = idOf(submit(['a']));
+      for (const delay of [1250, 2500, 5000]) {
+        await fail(flaky, flaky.assignOf(id), 'encode-failed', 'boom');
+        clock.advance(delay);
+      }
+      expect(store.blockedAgentsFor(id)).toEqual(['agt-flaky']);
+      expect(flaky.assigns).toHaveLength(3);
+      expect(job(id).state).toBe('queued');
+
+      const other = connect([fakeDevice('gpu0')], 'agt-other');
+      expect(other.assignOf(id).epoch).toBe(4);
+      await fail(other, other.assignOf(id), 'encode-failed', 'boom');
+      clock.advance(10_000);
+      expect(flaky.assigns).toHaveLength(3);
+      expect(other.assigns).toHaveLength(2);
+      await fail(other, other.assignOf(id), 'encode-failed', 'boom');
+      expect(job(id).state).toBe('failed');
+
+      expect(coordinator.retryJobs([id])).toEqual([id]);
+      expect(store.blockedAgentsFor(id)).toEqual([]);
     });
 
     it('blocks a job on a full disk until it is resumed', async () => {

@@ -36,6 +36,7 @@ const assign = {
   type: 'assign',
   deviceId: 'gpu0',
   input: { path: '/media/in/a.mov' },
+  transfer: false,
   presetId: 'h264-fast',
   output: { path: '/media/out/a.mp4' },
   leaseExpiresAt: 1_700_000_060_000,
@@ -113,9 +114,9 @@ describe('protocol v1', () => {
 
   it('offers an assign no field that could carry ffmpeg arguments or a command', () => {
     expect(Object.keys(AssignSchema.shape).sort()).toEqual(
-      ['v', 'type', 'jobId', 'epoch', 'deviceId', 'input', 'presetId', 'output', 'leaseExpiresAt', 'leaseTtlMs'].sort(),
+      ['v', 'type', 'jobId', 'epoch', 'deviceId', 'input', 'transfer', 'presetId', 'output', 'leaseExpiresAt', 'leaseTtlMs'].sort(),
     );
-    expect(Object.keys(AssignSchema.shape.input.shape)).toEqual(['path']);
+    expect(Object.keys(AssignSchema.shape.input.shape)).toEqual(['path', 'sizeBytes']);
     expect(Object.keys(AssignSchema.shape.output.shape)).toEqual(['path']);
   });
 

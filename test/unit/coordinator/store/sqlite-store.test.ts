@@ -150,8 +150,10 @@ describe('openSqliteStore', () => {
       const db = openDb(file);
       try {
         const plan = db
-          .prepare<[{ codecs: string; now: number; batches: null }], { detail: string }>(`EXPLAIN QUERY PLAN ${CLAIMABLE_SQL}`)
-          .all({ codecs: '["h264"]', now: T0, batches: null })
+          .prepare<[{ codecs: string; now: number; batches: null; tags: string; agentId: string }], { detail: string }>(
+            `EXPLAIN QUERY PLAN ${CLAIMABLE_SQL}`,
+          )
+          .all({ codecs: '["h264"]', now: T0, batches: null, tags: '[]', agentId: 'agt-1' })
           .map((row) => row.detail);
         expect(plan).toContainEqual(expect.stringContaining('USING INDEX jobs_claim_order (state=?)'));
         expect(plan.join('\n')).not.toMatch(/TEMP B-TREE|SCAN j\b/);
