@@ -65,6 +65,35 @@ export async function startLocalFarm(opts: LocalFarmOptions): Promise<LocalFarm>
     scopeToSubmitted: true,
   });
   await coordinator.recover();
+  const local = attachLocalAgent(coordinator, presets, { ...opts, clock });
+  coordinator.start();
+  return {
+    coordinator,
+    agent: local.agent,
+    presets,
+    async shutdown() {
+      await local.detach('encodefarm stopped');
+      coordinator.close();
+    },
+  };
+}
+
+export interface LocalAgent {
+  agent: Agent;
+  /** Stops the agent; its running work is requeued (a later run resumes it) and temp files go. */
+  detach(reason: string): Promise<void>;
+}
+
+/**
+ * This machine's devices as an agent of `coordinator`, joined by an in-process link that still
+ * validates every message against the protocol schemas, so the local path is the remote path
+ * minus the socket. `encode` and `serve` both use it.
+ */
+export function attachLocalAgent(
+  coordinator: Coordinator,
+  presets: PresetCatalog,
+  opts: Pick<LocalFarmOptions, 'ffmpeg' | 'deviceSet' | 'logger' | 'stallTimeoutMs'> & { clock: Clock },
+): LocalAgent {
   const agent = createAgent({
     agentId: localAgentId(),
     hostname: os.hostname(),
@@ -74,7 +103,7 @@ export async function startLocalFarm(opts: LocalFarmOptions): Promise<LocalFarm>
     encoder: createFfmpegEncoder({ ffmpegPath: opts.ffmpeg.ffmpegPath }),
     prober: createProber({ ffprobePath: opts.ffmpeg.ffprobePath }),
     presets,
-    clock,
+    clock: opts.clock,
     logger: opts.logger,
     stallTimeoutMs: opts.stallTimeoutMs ?? 120_000,
   });
@@ -88,18 +117,14 @@ export async function startLocalFarm(opts: LocalFarmOptions): Promise<LocalFarm>
     const copy = AgentMessageSchema.parse(JSON.parse(JSON.stringify(msg)));
     queueMicrotask(() => linked && connection.receive(copy));
   });
-  coordinator.start();
   return {
-    coordinator,
     agent,
-    presets,
-    async shutdown() {
+    async detach(reason: string) {
       if (!linked) return;
       linked = false;
-      await agent.close('encodefarm stopped');
+      await agent.close(reason);
       await coordinator.idle();
       await connection.close();
-      coordinator.close();
     },
   };
 }

@@ -3,8 +3,7 @@ import { promises as fsp } from 'node:fs';
 import type { Preset } from '../../shared/preset.ts';
 import type { OnExists } from '../../coordinator/ports.ts';
 import { PresetValidationError, type PresetCatalog } from '../../coordinator/preset-catalog.ts';
-import { expandInputs } from '../inputs.ts';
-import { planOutputs, submissionKey } from '../plan.ts';
+import { planBatch } from '../../coordinator/intake/plan-batch.ts';
 import { EXIT, superviseBatch, withFarmSession, type FarmOptions } from '../farm-session.ts';
 import { UsageError, parseIntOption, type Terminal } from '../context.ts';
 
@@ -31,28 +30,28 @@ export async function runEncode(args: readonly string[], opts: EncodeOptions, te
       term.err(`encodefarm: no device here can encode ${preset.codec} for preset ${preset.id} (see \`encodefarm devices\`; --cpu-slots 1 adds the CPU)\n`);
       return EXIT.failed;
     }
-    const outDir = opts.out ? path.resolve(term.cwd, opts.out) : null;
     const { store } = session.data;
-    const expanded = await expandInputs(args, term.cwd, outDir ? [outDir] : [], (p) => store.farmOutputsAmong(p));
-    if (expanded.ownOutputs) term.err(`left out ${expanded.ownOutputs} file(s) the farm wrote earlier\n`);
-    const plan = planOutputs(expanded.files, preset, outDir);
-    const upfront = [...expanded.errors, ...plan.errors];
-    for (const e of upfront) term.err(`skipped  ${e}\n`);
-    if (plan.jobs.length === 0) {
+    const planned = await planBatch(
+      { inputs: args, preset, outDir: opts.out ?? null, onExists, priority },
+      term.cwd,
+      (p) => store.farmOutputsAmong(p),
+    );
+    if (planned.ownOutputs) term.err(`left out ${planned.ownOutputs} file(s) the farm wrote earlier\n`);
+    for (const e of planned.errors) term.err(`skipped  ${e}\n`);
+    const submission = planned.submission;
+    if (!submission) {
       term.err('encodefarm: nothing to encode\n');
       return EXIT.failed;
     }
-    const key = submissionKey({ args: args.map((a) => path.resolve(term.cwd, a)), presetId: preset.id, outDir, onExists });
-    const label = args.length === 1 ? String(args[0]) : `${args.length} inputs`;
     return superviseBatch(
       session,
       term,
       () => {
-        const r = session.farm.coordinator.submit({ key, label, presetId: preset.id, outDir, onExists, priority, jobs: plan.jobs });
+        const r = session.farm.coordinator.submit(submission);
         if (r.resumed) term.err(`continuing batch ${r.batch.id} (the same command ran before)\n`);
         return r.batch.id;
       },
-      upfront,
+      planned.errors,
       signal,
     );
   });

@@ -1,11 +1,11 @@
-import path from 'node:path';
 import type { JobStore } from '../../coordinator/ports.ts';
-import { JOB_STATES } from '../../shared/job-state.ts';
+import { statusView } from '../../coordinator/api/farm-api.ts';
+import { renderStatus } from '../status-view.ts';
 import { openData, UsageError, type CommonOptions, type Terminal } from '../context.ts';
-import { formatBytes, printable, renderTable } from '../format.ts';
+import { printable, renderTable } from '../format.ts';
 import { EXIT, superviseBatch, withFarmSession, type FarmOptions } from '../farm-session.ts';
 
-function parseIds(raw: readonly string[], what: string): number[] {
+export function parseIds(raw: readonly string[], what: string): number[] {
   if (raw.length === 0) throw new UsageError(`give at least one ${what} id (see \`encodefarm status\`)`);
   return raw.map((r) => {
     const n = Number(r);
@@ -18,31 +18,9 @@ function parseIds(raw: readonly string[], what: string): number[] {
 export function runStatus(opts: CommonOptions & { batch?: string; limit?: string }, term: Terminal): number {
   const data = openData(opts, term);
   try {
-    const { store } = data;
-    const batches = store.listBatches(Number(opts.limit ?? 10));
-    if (batches.length === 0) {
-      term.out('No batches yet. Try `encodefarm demo` or `encodefarm encode <files> --preset h264-fast`.\n');
-      return EXIT.ok;
-    }
-    const rows = batches.map((b) => {
-      const jobs = store.listJobs({ batchId: b.id });
-      const counts = JOB_STATES.map((s) => [s, jobs.filter((j) => j.state === s).length] as const).filter(([, n]) => n > 0);
-      return [String(b.id), new Date(b.createdAt).toISOString().slice(0, 19).replace('T', ' '), b.state, b.presetId, printable(b.label), counts.map(([s, n]) => `${n} ${s}`).join(', ')];
-    });
-    term.out(renderTable(['batch', 'created', 'state', 'preset', 'inputs', 'jobs'], rows) + '\n\n');
-    const batchId = opts.batch ? parseIds([opts.batch], 'batch')[0]! : batches[0]!.id;
-    const jobs = store.listJobs({ batchId });
-    term.out(`Jobs of batch ${batchId}:\n`);
-    const jobRows = jobs.map((j) => [
-      String(j.id),
-      printable(path.basename(j.inputPath)),
-      j.state,
-      j.state === 'running' ? `${j.percent.toFixed(0)}%` : '',
-      j.deviceId ?? '-',
-      `${formatBytes(j.inputSize)} → ${formatBytes(j.outputSize)}`,
-      printable(j.state === 'done' ? (j.finalPath ?? '') : (j.errorMessage ?? j.blockReason ?? '')),
-    ]);
-    term.out(renderTable(['job', 'file', 'state', 'progress', 'device', 'size in → out', 'output / reason'], jobRows) + '\n');
+    const batchId = opts.batch ? parseIds([opts.batch], 'batch')[0]! : undefined;
+    if (batchId !== undefined && !data.store.getBatch(batchId)) throw new UsageError(`no batch ${batchId}`);
+    term.out(renderStatus(statusView(data.store, { batchId, limit: Number(opts.limit ?? 10) })));
     return EXIT.ok;
   } finally {
     data.store.close();

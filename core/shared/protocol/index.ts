@@ -1,1 +1,2 @@
 export * from './v1.ts';
+export * from './api.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { planOutputs, submissionKey } from '../../../core/cli/plan.ts';
-import { findBuiltinPreset } from '../../../core/shared/builtin-presets.ts';
-import { PresetSchema } from '../../../core/shared/preset.ts';
+import { planOutputs, submissionKey } from '../../../../core/coordinator/intake/plan.ts';
+import { findBuiltinPreset } from '../../../../core/shared/builtin-presets.ts';
+import { PresetSchema } from '../../../../core/shared/preset.ts';
 
 const h264 = findBuiltinPreset('h264-fast')!;
 

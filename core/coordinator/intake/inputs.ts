@@ -1,6 +1,6 @@
 import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
-import { isFarmTempName } from '../shared/temp-names.ts';
+import { isFarmTempName } from '../../shared/temp-names.ts';
 
 /** Extensions picked up when a folder is scanned; files named explicitly are always taken. */
 export const VIDEO_EXTENSIONS = new Set([

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { outputFileName, type Preset } from '../shared/preset.ts';
+import { outputFileName, type Preset } from '../../shared/preset.ts';
 import type { InputFile } from './inputs.ts';
 
 export interface PlannedJob {

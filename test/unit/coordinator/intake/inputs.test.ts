@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expandInputs, globToRegExp } from '../../../core/cli/inputs.ts';
+import { expandInputs, globToRegExp } from '../../../../core/coordinator/intake/inputs.ts';
 
 let dir: string;
 

@@ -1,0 +1,138 @@
+import os from 'node:os';
+import { ACTIVE_STATES } from '../../shared/job-state.ts';
+import { systemClock, type Clock } from '../../shared/clock.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { tempPathFor } from '../../shared/temp-names.ts';
+import { createCoordinator, type Coordinator, type CoordinatorConfig } from '../../coordinator/coordinator.ts';
+import type { JobStore } from '../../coordinator/ports.ts';
+import { createPresetCatalog, type PresetCatalog } from '../../coordinator/preset-catalog.ts';
+import { createEnrollment } from '../../coordinator/enrollment.ts';
+import { createFarmApi } from '../../coordinator/api/farm-api.ts';
+import { apiRoutes } from '../../coordinator/api/api-routes.ts';
+import { createHttpServer, type ListeningAddress } from '../../coordinator/server/http-server.ts';
+import { allowedHostsFor } from '../../coordinator/server/guards.ts';
+import { createAgentSockets } from '../../coordinator/server/agent-sockets.ts';
+import { createEventsSocket } from '../../coordinator/server/events-socket.ts';
+import { loadOrCreateCertificate } from '../../coordinator/server/tls.ts';
+import { createTransferHandlers } from '../../coordinator/transfer/transfer-handlers.ts';
+import { createHashCache } from '../../coordinator/transfer/hash-cache.ts';
+import { createProber } from '../../agent/encoder/probe.ts';
+import type { FfmpegInstall } from '../../agent/devices/locate-ffmpeg.ts';
+import type { DeviceSet } from '../../agent/devices/device-set.ts';
+import { attachLocalAgent, isLocalAgentAlive, type LocalAgent } from '../local-farm.ts';
+import { createUploadVerifier } from './upload-verifier.ts';
+import { createFarmMetrics } from './farm-metrics.ts';
+
+export interface CoordinatorServiceOptions {
+  store: JobStore;
+  dataDir: string;
+  logger: Logger;
+  ffmpeg: FfmpegInstall;
+  /** This machine's devices for the in-process agent; undefined runs no local agent. */
+  localDevices?: DeviceSet;
+  listen: { host: string; port: number };
+  apiToken: string;
+  tls?: boolean;
+  /** Extra Host header values to accept (a DNS name or proxy in front of the coordinator). */
+  allowHosts?: string[];
+  coordinator?: Partial<CoordinatorConfig>;
+  /** @default 10000 — WebSocket pings; a silent agent session is dropped after two. */
+  pingMs?: number;
+  clock?: Clock;
+  stallTimeoutMs?: number;
+}
+
+export interface CoordinatorService {
+  address: ListeningAddress;
+  fingerprint: string | undefined;
+  coordinator: Coordinator;
+  presets: PresetCatalog;
+  /** Stops taking connections, hands local work back to the queue, closes everything. */
+  close(): Promise<void>;
+}
+
+/**
+ * `encodefarm serve` as a value: the coordinator, its HTTP/WS API (token, Host and Origin checked
+ * on every request and upgrade), enrollment, file transfer, /metrics, and this machine's devices
+ * as an in-process agent. Remote agents' work survives a dropped link until its lease runs out.
+ */
+export async function startCoordinatorService(opts: CoordinatorServiceOptions): Promise<CoordinatorService> {
+  const clock = opts.clock ?? systemClock;
+  const { store, logger } = opts;
+  const presets = createPresetCatalog(store, () => clock.now());
+  // A remote agent away from its socket may be reconnecting: its work stays its own until the
+  // lease runs out. A revoked one loses it at once.
+  const remoteAlive = (id: string) => {
+    const agent = store.getAgent(id);
+    return agent !== undefined && agent.revokedAt === null;
+  };
+  const coordinator = createCoordinator({
+    store,
+    clock,
+    logger,
+    presets,
+    config: opts.coordinator,
+    isForeignAgentAlive: (id) => isLocalAgentAlive(id) || remoteAlive(id),
+  });
+  await coordinator.recover();
+
+  const cert = opts.tls ? await loadOrCreateCertificate(opts.dataDir, [os.hostname(), opts.listen.host]) : undefined;
+  const enrollment = createEnrollment({ store, clock, fingerprint: cert?.fingerprint256 });
+  const api = createFarmApi({ coordinator, store, presets, cwd: process.cwd() });
+  const metrics = createFarmMetrics({ coordinator, store, api, now: () => clock.now() });
+  const prober = createProber({ ffprobePath: opts.ffmpeg.ffprobePath });
+  const transfer = createTransferHandlers({
+    lease: (jobId, epoch, agentId) => {
+      const job = store.getJob(jobId);
+      if (!job || job.epoch !== epoch || job.agentId !== agentId || !ACTIVE_STATES.has(job.state)) return undefined;
+      return { inputPath: job.inputPath, tempPath: tempPathFor(job.outputPath, job.id, epoch) };
+    },
+    verifyUpload: createUploadVerifier({ store, presets, prober }),
+    hashes: createHashCache(),
+    logger,
+    onBytes: (direction, n) => metrics.addTransferBytes(direction, n),
+  });
+  const sockets = createAgentSockets({
+    connect: (transport, agentId) => coordinator.connectAgent(transport, { agentId }),
+    clock,
+    logger,
+    pingMs: opts.pingMs,
+  });
+  const eventsSocket = createEventsSocket({ events: coordinator.events, clock, logger });
+  const server = createHttpServer({
+    routes: apiRoutes({ api, coordinator, enrollment, transfer, metrics: () => metrics.render(), kickAgent: (id) => void sockets.kick(id, 4001, 'revoked') }),
+    allowedHosts: (bound) => allowedHostsFor({ listenHost: opts.listen.host, port: bound.port, extraHosts: opts.allowHosts }),
+    apiToken: () => opts.apiToken,
+    authenticateAgent: (id, secret) => enrollment.authenticate(id, secret),
+    upgrades: {
+      '/api/v1/agent': (req, socket, head, agentId) => sockets.handleUpgrade(req, socket, head, agentId),
+      '/api/v1/events': (req, socket, head) => eventsSocket.handleUpgrade(req, socket, head),
+    },
+    tls: cert && { key: cert.key, cert: cert.cert },
+    logger,
+  });
+  const address = await server.listen(opts.listen.host, opts.listen.port);
+  let local: LocalAgent | undefined;
+  if (opts.localDevices) {
+    local = attachLocalAgent(coordinator, presets, { ffmpeg: opts.ffmpeg, deviceSet: opts.localDevices, logger, clock, stallTimeoutMs: opts.stallTimeoutMs });
+  }
+  coordinator.start();
+  logger.info('coordinator listening', { url: address.url, tls: Boolean(cert), localAgent: Boolean(local) });
+
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    fingerprint: cert?.fingerprint256,
+    coordinator,
+    presets,
+    close: () =>
+      (closing ??= (async () => {
+        await local?.detach('coordinator stopping');
+        eventsSocket.close();
+        await sockets.close();
+        await server.close();
+        await coordinator.idle();
+        coordinator.close();
+      })()),
+  };
+}

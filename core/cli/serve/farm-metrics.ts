@@ -1,0 +1,47 @@
+import type { Coordinator } from '../../coordinator/coordinator.ts';
+import type { JobStore } from '../../coordinator/ports.ts';
+import type { FarmApi } from '../../coordinator/api/farm-api.ts';
+import { createQueueWaitHistogram, renderMetrics } from '../../coordinator/server/metrics.ts';
+
+/**
+ * Collects what /metrics reports: queue waits as jobs get leased, transfer bytes as they move,
+ * and a snapshot of jobs, devices and agents when scraped.
+ */
+export function createFarmMetrics(deps: { coordinator: Coordinator; store: JobStore; api: FarmApi; now: () => number }) {
+  const queueWait = createQueueWaitHistogram();
+  const transferBytes = { download: 0, upload: 0 };
+  const leased = new Set<string>();
+  deps.coordinator.events.on('job', (job) => {
+    if (job.state !== 'leased') return;
+    // One observation per lease, measured from submission (or the retry that queued it again).
+    const key = `${job.id}/${job.epoch}`;
+    if (leased.has(key)) return;
+    leased.add(key);
+    if (leased.size > 100_000) leased.clear();
+    queueWait.observe((deps.now() - job.createdAt) / 1000);
+  });
+
+  return {
+    addTransferBytes(direction: 'download' | 'upload', n: number): void {
+      transferBytes[direction] += n;
+    },
+    render(): string {
+      const running = deps.store.listJobs({ states: ['running'] });
+      const devices = deps.coordinator.devices();
+      const agents = deps.api.agents();
+      return renderMetrics({
+        jobsByState: deps.api.jobCounts(),
+        queueWaitSeconds: queueWait.snapshot(),
+        deviceFps: devices.map((d) => ({
+          agent: d.agentId,
+          device: d.id,
+          label: d.label,
+          fps: running.filter((j) => j.agentId === d.agentId && j.deviceId === d.id).reduce((sum, j) => sum + j.fps, 0),
+        })),
+        agentsUp: agents.filter((a) => a.connected).length,
+        agentsKnown: agents.length,
+        transferBytes: { ...transferBytes },
+      });
+    },
+  };
+}
