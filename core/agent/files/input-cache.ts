@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DiskFullError, TransferFailedError } from '../../shared/errors.ts';
+import { createKeyedLock } from '../../shared/keyed-lock.ts';
 
 /** A downloaded input, named by the sha256 of its content. */
 export interface CacheEntry {
@@ -50,7 +51,7 @@ const KEY = /^[0-9a-f]{64}$/;
 export function createInputCache(opts: InputCacheOptions): InputCache {
   if (!Number.isSafeInteger(opts.maxBytes) || opts.maxBytes <= 0) throw new TypeError(`Expected maxBytes to be a positive integer, got ${opts.maxBytes}`);
   const slots = new Map<string, Slot>();
-  const locks = new Map<string, Promise<unknown>>();
+  const exclusive = createKeyedLock();
   let tick = 0;
   let ready: Promise<void> | undefined;
   const entry = (key: string): CacheEntry => ({ key, partPath: path.join(opts.dir, `${key}.part`), path: path.join(opts.dir, key) });
@@ -86,14 +87,7 @@ export function createInputCache(opts: InputCacheOptions): InputCache {
       for (const k of doomed) await removeFiles(entry(k));
       return entry(key);
     },
-    exclusive(key, fn) {
-      const prev = locks.get(key) ?? Promise.resolve();
-      const run = prev.then(fn);
-      const tail = run.catch(() => {});
-      locks.set(key, tail);
-      void tail.then(() => locks.get(key) === tail && locks.delete(key));
-      return run;
-    },
+    exclusive: (key, fn) => exclusive(key, fn),
     isComplete: (key) => slots.get(key)?.complete ?? false,
     async commit(key) {
       const e = entry(key);

@@ -3,12 +3,12 @@ import {
   AgentsResponseSchema,
   JobActionResponseSchema,
   JoinTokenResponseSchema,
+  OkSchema,
   StatusResponseSchema,
   SubmitResponseSchema,
   type JobActionRequest,
   type SubmitRequest,
 } from '../../shared/protocol/index.ts';
-import { z } from 'zod';
 import { UsageError, parseIntOption, type Terminal } from '../context.ts';
 import { EXIT } from '../farm-session.ts';
 import { remoteClient, type RemoteOptions } from '../remote/target.ts';
@@ -87,7 +87,7 @@ export async function runAgents(action: string | undefined, id: string | undefin
     throw new UsageError(`agents: unknown action "${action}" (list, join-token, ${AGENT_ACTIONS.join(', ')})`);
   }
   if (!id) throw new UsageError(`agents ${action}: give the agent id (see \`encodefarm agents\`)`);
-  await client.post(`/agents/${encodeURIComponent(id)}/actions`, z.object({ ok: z.literal(true) }), { action });
+  await client.post(`/agents/${encodeURIComponent(id)}/actions`, OkSchema, { action });
   term.out(`agent ${id}: ${action === 'revoke' ? 'revoked' : action === 'resume' ? 'active' : action === 'pause' ? 'paused' : 'draining'}\n`);
   return EXIT.ok;
 }

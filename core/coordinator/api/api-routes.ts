@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   API_PREFIX,
   AgentActionRequestSchema,
@@ -108,5 +107,3 @@ export function apiRoutes(deps: ApiRouteDeps): Route[] {
     r('POST', `${t}/output/complete`, 'agent', (ctx) => transfer.uploadComplete(ctx.req, ctx.res, transferParams(ctx))),
   ];
 }
-
-export const OkSchema = z.object({ ok: z.literal(true) });

@@ -88,19 +88,19 @@ export function createFarmApi(deps: { coordinator: Coordinator; store: JobStore;
   const status = (q: { batchId?: number; limit?: number }) => statusView(store, q);
 
   function jobAction(req: z.infer<typeof JobActionRequestSchema>): number[] {
-    const ids = req.batch ? req.ids.flatMap((b) => store.listJobs({ batchId: b }).map((j) => j.id)) : req.ids;
-    if (req.batch) for (const b of req.ids) if (!store.getBatch(b)) throw new ApiRequestError(404, 'no-such-batch', `no batch ${b}`);
-    switch (req.action) {
-      case 'cancel':
-        if (req.batch) return req.ids.flatMap((b) => coordinator.cancelBatch(b));
-        return coordinator.cancelJobs(ids);
-      case 'pause':
-        return coordinator.pauseJobs(ids);
-      case 'resume':
-        return coordinator.resumeJobs(ids);
-      case 'retry':
-        return coordinator.retryJobs(ids);
+    if (!req.batch) {
+      const act = { cancel: coordinator.cancelJobs, pause: coordinator.pauseJobs, resume: coordinator.resumeJobs, retry: coordinator.retryJobs }[req.action];
+      return act(req.ids);
     }
+    for (const b of req.ids) if (!store.getBatch(b)) throw new ApiRequestError(404, 'no-such-batch', `no batch ${b}`);
+    return req.ids.flatMap((b) => {
+      if (req.action === 'cancel') return coordinator.cancelBatch(b);
+      if (req.action === 'retry') return coordinator.retryBatch(b);
+      // A batch's pause and resume hold or release all of it, queued jobs included.
+      if (req.action === 'pause') coordinator.pauseBatch(b);
+      else coordinator.resumeBatch(b);
+      return store.listJobs({ batchId: b }).map((j) => j.id);
+    });
   }
 
   function agents(): AgentView[] {

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { DiskFullError, OutputUnwritableError, type FarmError } from '../../shared/errors.ts';
+import { createKeyedLock } from '../../shared/keyed-lock.ts';
 
 export type AppendResult =
   | { ok: true; offset: number }
@@ -33,15 +34,7 @@ export interface UploadStoreOptions {
 
 export function createUploadStore(opts: UploadStoreOptions = {}): UploadStore {
   const maxBytes = opts.maxBytes ?? Infinity;
-  const locks = new Map<string, Promise<unknown>>();
-
-  function exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run = (locks.get(key) ?? Promise.resolve()).then(fn);
-    const tail = run.catch(() => {});
-    locks.set(key, tail);
-    void tail.then(() => locks.get(key) === tail && locks.delete(key));
-    return run;
-  }
+  const exclusive = createKeyedLock();
 
   return {
     offset: (tempPath) => exclusive(tempPath, () => sizeOf(tempPath)),

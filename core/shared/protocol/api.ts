@@ -102,6 +102,9 @@ export const AgentsResponseSchema = z.object({ agents: z.array(AgentViewSchema) 
 
 export const AgentActionRequestSchema = z.object({ action: z.enum(['pause', 'drain', 'resume', 'revoke']) });
 
+/** The answer of an action that has nothing more to say. */
+export const OkSchema = z.object({ ok: z.literal(true) });
+
 export const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
 export type SubmitRequest = z.input<typeof SubmitRequestSchema>;
