@@ -1,10 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
-import tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import { z } from 'zod';
-import { normalizeFingerprint } from './pinned-tls.ts';
+import { normalizeFingerprint, verifiedTlsConnection, type CreateConnection } from './pinned-tls.ts';
 
 /** What a join token carries: the one-time secret and, for a TLS coordinator, the start of its certificate fingerprint. */
 export interface JoinToken {
@@ -141,7 +139,6 @@ interface RawResponse {
   text: string;
 }
 
-type CreateConnection = (opts: tls.ConnectionOptions, cb: (err: Error | null, socket?: net.Socket) => void) => undefined;
 
 function postJson(url: URL, body: string, opts: { timeoutMs: number; createConnection?: CreateConnection }): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
@@ -230,40 +227,4 @@ function describeNetworkError(err: unknown, timeoutMs: number): string {
     default:
       return err instanceof Error ? err.message : String(err);
   }
-}
-
-/**
- * A `createConnection` for http(s).request and `ws` that completes the TLS handshake, lets
- * `verify` judge the peer certificate, and only then hands over the socket, so no request byte
- * is written to an unverified peer. Needed because Node skips `checkServerIdentity` when chain
- * validation already failed, which it always does for a self-signed certificate: with
- * `rejectUnauthorized: false` a pin placed there is never consulted.
- *
- * @param timeoutMs handshake deadline; omit to leave it to the caller (ws-link's dead-link check).
- */
-export function verifiedTlsConnection(verify: (cert: PeerCertificate) => Error | undefined, timeoutMs?: number): CreateConnection {
-  return (opts, cb) => {
-    const host = opts.host ?? 'localhost';
-    // SNI must not carry an IP address (RFC 6066); an empty name disables it, as `ws` does.
-    const socket = tls.connect({ ...opts, servername: net.isIP(host) ? '' : host, rejectUnauthorized: false });
-    if (timeoutMs) socket.setTimeout(timeoutMs, () => socket.destroy(Object.assign(new Error('TLS handshake timed out'), { code: 'ETIMEDOUT' })));
-    let handedOver = false;
-    // Stays attached after the hand-over so an error before http(s) adds its own listener
-    // (it does so on the next tick) is never unhandled.
-    socket.on('error', (err) => {
-      if (!handedOver) cb(err);
-    });
-    socket.once('secureConnect', () => {
-      socket.setTimeout(0);
-      handedOver = true;
-      const refusal = verify(socket.getPeerCertificate());
-      if (refusal) {
-        socket.destroy();
-        cb(refusal);
-      } else {
-        cb(null, socket);
-      }
-    });
-    return undefined;
-  };
 }

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import type { PeerCertificate } from 'node:tls';
 import { WebSocket } from 'ws';
 import type { ClientOptions, RawData } from 'ws';
 import { z } from 'zod';
@@ -8,9 +7,8 @@ import type { Logger } from '../../shared/logger.ts';
 import type { AgentMessage } from '../../shared/protocol/index.ts';
 import { backoffDelay, backoffOptions } from './backoff.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { verifiedTlsConnection } from './enroll.ts';
 import { Outbox } from './outbox.ts';
-import { FingerprintMismatchError, normalizeFingerprint } from './pinned-tls.ts';
+import { FingerprintMismatchError, pinnedConnection } from './pinned-tls.ts';
 
 export interface AgentLinkOptions {
   /** Coordinator base URL, `http://host:port` or `https://host:port`. */
@@ -184,12 +182,7 @@ class Link implements AgentLink {
       perMessageDeflate: false,
     };
     if (this.opts.fingerprint) {
-      const expected = normalizeFingerprint(this.opts.fingerprint);
-      const verify = (cert: PeerCertificate) => {
-        const actual = normalizeFingerprint(cert.fingerprint256 ?? '');
-        return actual === expected ? undefined : new FingerprintMismatchError(expected, actual);
-      };
-      options.createConnection = verifiedTlsConnection(verify) as unknown as ClientOptions['createConnection'];
+      options.createConnection = pinnedConnection(this.opts.fingerprint) as unknown as ClientOptions['createConnection'];
     }
     return options;
   }
@@ -216,7 +209,8 @@ class Link implements AgentLink {
       this.opts.logger.warn('dropped a binary frame from the coordinator');
       return;
     }
-    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const text = buf.toString('utf8');
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

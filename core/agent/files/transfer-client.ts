@@ -3,7 +3,6 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { Transform, type Readable } from 'node:stream';
-import type { PeerCertificate } from 'node:tls';
 import { pipeline } from 'node:stream/promises';
 import { systemClock } from '../../shared/clock.ts';
 import {
@@ -16,8 +15,7 @@ import {
   errorFromInfo,
   type ErrorKind,
 } from '../../shared/errors.ts';
-import { verifiedTlsConnection } from '../client/enroll.ts';
-import { FingerprintMismatchError, normalizeFingerprint } from '../client/pinned-tls.ts';
+import { FingerprintMismatchError, pinnedConnection } from '../client/pinned-tls.ts';
 import type { CacheEntry, InputCache } from './input-cache.ts';
 
 export interface TransferAuth {
@@ -273,7 +271,7 @@ function send(
       headers: { authorization: `Bearer ${o.auth.agentId}:${o.auth.secret}`, ...headers },
       // One connection per request, never pooled: a pinned TLS socket is checked before the
       // request (and its secret) is written, and is never shared with a request that did not pin.
-      ...(tls && o.fingerprint ? { createConnection: pinnedConnection(o.fingerprint) } : { agent: false }),
+      ...(tls && o.fingerprint ? { createConnection: pinnedConnection(o.fingerprint) as unknown as https.RequestOptions['createConnection'] } : { agent: false }),
     });
     const idle = idleMs ?? o.idleTimeoutMs ?? 60_000;
     req.setTimeout(idle, () => req.destroy(new Error(`no data from the coordinator for ${idle} ms`)));
@@ -296,17 +294,6 @@ async function failure(res: IncomingMessage, o: JobTransfer, what: string): Prom
   const text = `job ${o.jobId}: ${what} answered HTTP ${status}${message ? ` (${message})` : ''}`;
   if (status >= 500 || status === 408 || status === 429) return new RetryableStatusError(text);
   return new TransferFailedError(text);
-}
-
-/** A connection that accepts exactly the certificate whose SHA-256 fingerprint was pinned at join. */
-function pinnedConnection(fingerprint: string): https.RequestOptions['createConnection'] {
-  const expected = normalizeFingerprint(fingerprint);
-  const verify = (cert: PeerCertificate) => {
-    const actual = normalizeFingerprint(cert.fingerprint256 ?? '');
-    return actual === expected ? undefined : new FingerprintMismatchError(expected, actual);
-  };
-  // Node's typings name the options ClientRequestArgs; they are the TLS options it passes on.
-  return verifiedTlsConnection(verify) as unknown as https.RequestOptions['createConnection'];
 }
 
 function leaseLost(o: JobTransfer): LeaseLostError {

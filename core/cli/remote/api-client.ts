@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { z } from 'zod';
 import { API_PREFIX, ApiErrorSchema } from '../../shared/protocol/index.ts';
-import { pinnedTlsOptions } from '../../agent/client/pinned-tls.ts';
+import { pinnedConnection } from '../../agent/client/pinned-tls.ts';
 
 /** The coordinator answered with an error (or could not be reached); the message says which. */
 export class ApiClientError extends Error {
@@ -38,7 +38,7 @@ export function createApiClient(target: ApiTarget) {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const headers: Record<string, string> = { authorization: `Bearer ${target.token}`, accept: 'application/json' };
     if (payload) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(payload.length) });
-    const options = { method, headers, timeout: target.timeoutMs ?? 30_000, ...(isHttps ? pinnedTlsOptions(target.fingerprint!) : {}) };
+    const options = { method, headers, timeout: target.timeoutMs ?? 30_000, ...(isHttps ? { createConnection: pinnedConnection(target.fingerprint!) as unknown as https.RequestOptions['createConnection'] } : {}) };
     return new Promise<T>((resolve, reject) => {
       const req = (isHttps ? https : http).request(url, options, (res) => {
         const chunks: Buffer[] = [];

@@ -122,7 +122,7 @@ function recordingLogger() {
     events.emit('log');
   };
   const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { logger, entries, events };
+  return { logger, entries, logEvents: events };
 }
 
 const hello: AgentMessage = {
@@ -178,9 +178,9 @@ function makeLink(base: string, overrides: Partial<AgentLinkOptions> = {}) {
 }
 
 /** Waits for the link to log its next reconnect and returns the delay it chose. */
-async function nextRetry(entries: LogEntry[], events: EventEmitter): Promise<number> {
+async function nextRetry(entries: LogEntry[], logEvents: EventEmitter): Promise<number> {
   const seen = entries.filter((e) => e.fields?.retryInMs !== undefined).length;
-  await until(events, 'log', () => entries.filter((e) => e.fields?.retryInMs !== undefined).length > seen);
+  await until(logEvents, 'log', () => entries.filter((e) => e.fields?.retryInMs !== undefined).length > seen);
   return entries.filter((e) => e.fields?.retryInMs !== undefined)[seen]!.fields!.retryInMs as number;
 }
 
@@ -207,11 +207,11 @@ describe('createAgentLink', () => {
 
   it('buffers while the coordinator is down and flushes in order after hello on reconnect', async () => {
     const c = await tracked(await startCoordinator());
-    const { link, clock, entries, events } = makeLink(c.base);
+    const { link, clock, entries, logEvents } = makeLink(c.base);
     link.start();
     await until(c, 'message', () => c.received.length === 1);
 
-    const retry = nextRetry(entries, events);
+    const retry = nextRetry(entries, logEvents);
     await c.down();
     const firstDelay = await retry;
     expect(link.connected()).toBe(false);
@@ -219,7 +219,7 @@ describe('createAgentLink', () => {
     for (const m of buffered) link.send(m);
 
     // Still down: the retry fails and backs off further.
-    const second = nextRetry(entries, events);
+    const second = nextRetry(entries, logEvents);
     clock.advance(firstDelay);
     const secondDelay = await second;
 
@@ -232,10 +232,10 @@ describe('createAgentLink', () => {
 
   it('keeps only the newest buffered progress of a job, after its started', async () => {
     const c = await tracked(await startCoordinator());
-    const { link, clock, entries, events } = makeLink(c.base);
+    const { link, clock, entries, logEvents } = makeLink(c.base);
     link.start();
     await until(c, 'message', () => c.received.length === 1);
-    const retry = nextRetry(entries, events);
+    const retry = nextRetry(entries, logEvents);
     await c.down();
     const delay = await retry;
 
@@ -281,14 +281,14 @@ describe('createAgentLink', () => {
   it('retries a 409 duplicate-session refusal with growing backoff until accepted', async () => {
     const c = await tracked(await startCoordinator());
     c.mode = { status: 409, code: 'duplicate-session' };
-    const { link, clock, entries, events, fatals } = makeLink(c.base);
+    const { link, clock, entries, logEvents, fatals } = makeLink(c.base);
     const delays: number[] = [];
-    let retry = nextRetry(entries, events);
+    let retry = nextRetry(entries, logEvents);
     link.start();
     for (let i = 0; i < 3; i++) {
       const delay = await retry;
       delays.push(delay);
-      retry = nextRetry(entries, events);
+      retry = nextRetry(entries, logEvents);
       // Nothing happens one tick early; the reconnect fires exactly at the chosen delay.
       expect(clock.advance(delay - 1)).toBe(0);
       const attempts = c.attempts;
@@ -308,14 +308,14 @@ describe('createAgentLink', () => {
   it('caps the backoff at maxMs and resets it after a connection that stayed open', async () => {
     const c = await tracked(await startCoordinator());
     c.mode = { status: 409, code: 'duplicate-session' };
-    const { link, clock, entries, events } = makeLink(c.base, { random: () => 0.999, stableAfterMs: 5000 });
-    let retry = nextRetry(entries, events);
+    const { link, clock, entries, logEvents } = makeLink(c.base, { random: () => 0.999, stableAfterMs: 5000 });
+    let retry = nextRetry(entries, logEvents);
     link.start();
     const delays: number[] = [];
     for (let i = 0; i < 6; i++) {
       const delay = await retry;
       delays.push(delay);
-      retry = nextRetry(entries, events);
+      retry = nextRetry(entries, logEvents);
       clock.advance(delay);
     }
     expect(Math.max(...delays)).toBe(1000);
@@ -343,7 +343,7 @@ describe('createAgentLink', () => {
 
   it('pings a quiet link and drops it when nothing comes back for deadAfterMs', async () => {
     const c = await tracked(await startCoordinator({ autoPong: false }));
-    const { link, clock, entries, events } = makeLink(c.base, { deadAfterMs: 3000 });
+    const { link, clock, entries, logEvents } = makeLink(c.base, { deadAfterMs: 3000 });
     link.start();
     await until(c, 'message', () => c.received.length === 1);
 
@@ -353,7 +353,7 @@ describe('createAgentLink', () => {
     await until(c, 'ping', () => pings === 1);
     expect(link.connected()).toBe(true);
 
-    const retry = nextRetry(entries, events);
+    const retry = nextRetry(entries, logEvents);
     clock.advance(2000);
     expect(entries.some((e) => /silent/.test(e.msg))).toBe(true);
     clock.advance(await retry);
@@ -390,8 +390,8 @@ describe('createAgentLink', () => {
   it('close() during a backoff wait cancels the pending reconnect', async () => {
     const c = await tracked(await startCoordinator());
     c.mode = { status: 409, code: 'duplicate-session' };
-    const { link, clock, entries, events } = makeLink(c.base);
-    const retry = nextRetry(entries, events);
+    const { link, clock, entries, logEvents } = makeLink(c.base);
+    const retry = nextRetry(entries, logEvents);
     link.start();
     await retry;
     await link.close();

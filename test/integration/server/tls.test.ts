@@ -5,8 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PeerCertificate } from 'node:tls';
-import { verifiedTlsConnection } from '../../../core/agent/client/enroll.ts';
-import { FingerprintMismatchError, normalizeFingerprint, pinnedTlsOptions } from '../../../core/agent/client/pinned-tls.ts';
+import { FingerprintMismatchError, normalizeFingerprint, pinnedConnection, verifiedTlsConnection } from '../../../core/agent/client/pinned-tls.ts';
 import { allowedHostsFor } from '../../../core/coordinator/server/guards.ts';
 import { createHttpServer, type FarmHttpServer } from '../../../core/coordinator/server/http-server.ts';
 import { CertificateUnreadableError, loadOrCreateCertificate } from '../../../core/coordinator/server/tls.ts';
@@ -55,14 +54,14 @@ function pinTo(fingerprint: string) {
 }
 
 /**
- * GET over HTTPS trusting only the pinned fingerprint, pinned either with pinnedTlsOptions or
- * with enroll.ts's verifiedTlsConnection; resolves with status and body.
+ * GET over HTTPS trusting only the pinned fingerprint, pinned either with pinnedConnection or
+ * with verifiedTlsConnection and a verifier; resolves with status and body.
  */
 function pinnedGet(port: number, fingerprint: string, how: Pinning = 'connection'): Promise<{ status: number; body: string }> {
   // A createConnection is only used when no agent is given (not even `agent: false`).
   const pinning =
     how === 'options'
-      ? { agent: false, ...pinnedTlsOptions(fingerprint) }
+      ? { createConnection: pinnedConnection(fingerprint) }
       : { createConnection: verifiedTlsConnection(pinTo(fingerprint)) };
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -139,9 +138,7 @@ describe('createHttpServer over TLS', () => {
     await expect(pinnedGet(port, other, 'connection')).rejects.toBeInstanceOf(FingerprintMismatchError);
   });
 
-  // Node never calls checkServerIdentity once chain validation failed, which it always does for a
-  // self-signed certificate; with rejectUnauthorized: false the pin in pinnedTlsOptions is skipped.
-  it('is refused by a client that pinned another certificate (pinnedTlsOptions)', async () => {
+  it('is refused by a client that pinned another certificate (pinnedConnection)', async () => {
     const { port } = await startTls();
     const other = 'AB:'.repeat(31) + 'AB';
     await expect(pinnedGet(port, other, 'options')).rejects.toBeInstanceOf(FingerprintMismatchError);

@@ -1,0 +1,351 @@
+import fs, { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAgent, type Agent } from '../../../core/agent/agent.ts';
+import type { AgentDevice, EncodeHooks, EncodeRequest, EncodeSummary, Encoder, ProbeResult, Prober } from '../../../core/agent/ports.ts';
+import { findBuiltinPreset } from '../../../core/shared/builtin-presets.ts';
+import type { Clock, TimerHandle } from '../../../core/shared/clock.ts';
+import { silentLogger } from '../../../core/shared/logger.ts';
+import type { Preset } from '../../../core/shared/preset.ts';
+import { AgentMessageSchema, type AgentMessage, type Assign, type Result } from '../../../core/shared/protocol/index.ts';
+import { tempPathFor } from '../../../core/shared/temp-names.ts';
+import { waitFor } from '../../helpers/cli.ts';
+import { FakeClock } from '../../helpers/fake-clock.ts';
+import { builtinPreset } from '../../helpers/presets.ts';
+
+const HEARTBEAT_MS = 10_000;
+const STALL_MS = 60_000;
+
+/** One call of the FAKE encoder, held open until the test finishes it or the signal aborts it. */
+class EncodeCall {
+  readonly result: Promise<EncodeSummary>;
+  private settle!: { resolve: (s: EncodeSummary) => void; reject: (e: unknown) => void };
+
+  constructor(
+    readonly req: EncodeRequest,
+    readonly hooks: EncodeHooks,
+  ) {
+    this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    const onAbort = () => this.settle.reject(hooks.signal.reason);
+    if (hooks.signal.aborted) onAbort();
+    else hooks.signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  progress(outTimeS: number): void {
+    this.hooks.onProgress({ frame: Math.round(outTimeS * 25), fps: 100, speed: 4, outTimeS, percent: outTimeS * 10, etaS: 1 });
+  }
+
+  finish(): void {
+    this.settle.resolve({ stderrTail: [], encodeMs: 1200, avgFps: 100 });
+  }
+}
+
+/** A FAKE Encoder (the agent's Encoder port): writes a few bytes to the temp path, then waits for the test. */
+class FakeEncoder implements Encoder {
+  readonly calls: EncodeCall[] = [];
+  private waiters: { n: number; resolve: (c: EncodeCall) => void }[] = [];
+
+  async encode(req: EncodeRequest, hooks: EncodeHooks): Promise<EncodeSummary> {
+    await fsp.writeFile(req.tempPath, `encoded ${path.basename(req.inputPath)}`);
+    const call = new EncodeCall(req, hooks);
+    this.calls.push(call);
+    for (const w of this.waiters.filter((x) => x.n <= this.calls.length)) w.resolve(this.calls[w.n - 1]!);
+    this.waiters = this.waiters.filter((x) => x.n > this.calls.length);
+    return call.result;
+  }
+
+  /** Resolves with the n-th call (1-based) once it has been made. */
+  call(n: number): Promise<EncodeCall> {
+    const made = this.calls[n - 1];
+    if (made) return Promise.resolve(made);
+    return new Promise((resolve) => this.waiters.push({ n, resolve }));
+  }
+}
+
+/** A FAKE Prober (the agent's Prober port): a 10 s h264 source; a temp output probes as a matching h264 file. */
+class FakeProber implements Prober {
+  async probe(p: string): Promise<ProbeResult> {
+    const sizeBytes = p.endsWith('.part') ? (await fsp.stat(p)).size : 5000;
+    return { durationS: 10, sizeBytes, formatName: 'mov,mp4', video: { codec: 'h264', width: 320, height: 240 }, audioStreams: 1 };
+  }
+}
+
+/**
+ * A FAKE clock for a frozen process: timers run on the FakeClock, but `freeze(ms)` moves `now()`
+ * forward without firing any of them, as a machine that was SIGSTOPped (or slept) sees time when
+ * it wakes up and an I/O completion is handled before its overdue timers.
+ */
+class FreezableClock implements Clock {
+  private skew = 0;
+  constructor(private readonly fake: FakeClock) {}
+  now(): number {
+    return this.fake.now() + this.skew;
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.fake.setTimeout(fn, ms);
+  }
+  clearTimeout(handle: TimerHandle): void {
+    this.fake.clearTimeout(handle);
+  }
+  freeze(ms: number): void {
+    this.skew += ms;
+  }
+}
+
+/** What the agent sent, with a way to wait for a message that has not arrived yet. */
+class Outbox {
+  readonly sent: AgentMessage[] = [];
+  private waiters: { match: (m: AgentMessage) => boolean; resolve: (m: AgentMessage) => void }[] = [];
+
+  readonly transport = (msg: AgentMessage): void => {
+    this.sent.push(AgentMessageSchema.parse(msg));
+    const hit = this.waiters.find((w) => w.match(msg));
+    if (hit) {
+      this.waiters = this.waiters.filter((w) => w !== hit);
+      hit.resolve(msg);
+    }
+  };
+
+  ofJob(jobId: number): AgentMessage[] {
+    return this.sent.filter((m) => 'jobId' in m && m.jobId === jobId);
+  }
+
+  ofType<T extends AgentMessage['type']>(type: T): Extract<AgentMessage, { type: T }>[] {
+    return this.sent.filter((m): m is Extract<AgentMessage, { type: T }> => m.type === type);
+  }
+
+  result(jobId: number): Promise<Result> {
+    const isResult = (m: AgentMessage): m is Result => m.type === 'result' && m.jobId === jobId;
+    const there = this.sent.find(isResult);
+    if (there) return Promise.resolve(there);
+    return new Promise((resolve) => this.waiters.push({ match: isResult, resolve: (m) => resolve(m as Result) }));
+  }
+}
+
+let dir: string;
+let outDir: string;
+let fake: FakeClock;
+let clock: FreezableClock;
+let encoder: FakeEncoder;
+let outbox: Outbox;
+let agent: Agent;
+let drained: number;
+
+const gpu0: AgentDevice = {
+  id: 'gpu0',
+  kind: 'simulated-gpu',
+  label: 'simulated GPU gpu0',
+  slots: 1,
+  codecs: ['h264'],
+  state: 'working',
+  encoderFor: (codec) => (codec === 'h264' ? { family: 'software', name: 'libx264', threads: 1 } : undefined),
+};
+
+function start(overrides: Partial<Parameters<typeof createAgent>[0]> = {}): void {
+  agent = createAgent({
+    agentId: 'agt-0123456789ab',
+    hostname: 'render-1.local',
+    pid: 4321,
+    devices: [gpu0],
+    limitGroups: [],
+    logger: silentLogger,
+    heartbeatMs: HEARTBEAT_MS,
+    filesMode: 'shared',
+    encoder,
+    prober: new FakeProber(),
+    presets: { get: findBuiltinPreset },
+    clock,
+    stallTimeoutMs: STALL_MS,
+    onDrained: () => drained++,
+    ...overrides,
+  });
+  agent.connect(outbox.transport);
+}
+
+function assign(jobId: number, overrides: Partial<Assign> = {}): Assign {
+  const a: Assign = {
+    v: 1,
+    type: 'assign',
+    jobId,
+    epoch: 1,
+    deviceId: 'gpu0',
+    input: { path: `/media/in/clip-${jobId}.mov` },
+    transfer: false,
+    presetId: 'h264-fast',
+    output: { path: path.join(outDir, `clip-${jobId}.mp4`) },
+    leaseExpiresAt: clock.now() + 60_000,
+    leaseTtlMs: 60_000,
+    ...overrides,
+  };
+  agent.receive(a);
+  return a;
+}
+
+function welcome(heartbeatMs: number, presets: Preset[] = []): void {
+  agent.receive({ v: 1, type: 'welcome', heartbeatMs, leaseTtlMs: 60_000, presets });
+}
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'encodefarm-agent-remote-'));
+  outDir = path.join(dir, 'out');
+  fake = new FakeClock();
+  clock = new FreezableClock(fake);
+  encoder = new FakeEncoder();
+  outbox = new Outbox();
+  drained = 0;
+});
+
+afterEach(async () => {
+  await agent.close('test over');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// Every wait here is on an event; a missing one should fail fast, not after the global 120 s.
+describe('createAgent as a remote agent', { timeout: 10_000 }, () => {
+  describe('welcome', () => {
+    it('switches to the heartbeat interval the coordinator asks for', async () => {
+      start();
+      assign(1);
+      await encoder.call(1);
+      welcome(3000);
+
+      fake.advance(2999);
+      expect(outbox.ofType('heartbeat')).toEqual([]);
+      fake.advance(1);
+      expect(outbox.ofType('heartbeat')).toEqual([{ v: 1, type: 'heartbeat', leases: [{ jobId: 1, epoch: 1 }] }]);
+      fake.advance(3000);
+      expect(outbox.ofType('heartbeat')).toHaveLength(2);
+    });
+
+    it('runs a preset only the coordinator knows, from the table in its welcome', async () => {
+      const studio = builtinPreset('h264-fast', { id: 'studio-h264', name: 'Studio H.264', quality: 18 });
+      start();
+      assign(1, { presetId: 'studio-h264' });
+      expect((await outbox.result(1)).outcome).toEqual({ ok: false, error: { kind: 'input-invalid', message: 'preset "studio-h264" is not known to this agent' } });
+
+      welcome(HEARTBEAT_MS, [studio]);
+      assign(2, { presetId: 'studio-h264' });
+      const call = await encoder.call(1);
+      expect(call.req.preset).toEqual(studio);
+      call.finish();
+      expect((await outbox.result(2)).outcome.ok).toBe(true);
+    });
+
+    it('replaces the table with each welcome, keeping its own built-ins', async () => {
+      const studio = builtinPreset('h264-fast', { id: 'studio-h264', name: 'Studio H.264' });
+      start();
+      welcome(HEARTBEAT_MS, [studio]);
+      welcome(HEARTBEAT_MS, []);
+      assign(1, { presetId: 'studio-h264' });
+      expect((await outbox.result(1)).outcome).toMatchObject({ ok: false, error: { kind: 'input-invalid' } });
+      assign(2, { presetId: 'h264-fast' });
+      (await encoder.call(1)).finish();
+      expect((await outbox.result(2)).outcome.ok).toBe(true);
+    });
+  });
+
+  describe('drain', () => {
+    it('reports drained once the last job has finished and its result is sent', async () => {
+      start();
+      assign(1);
+      assign(2);
+      const first = await encoder.call(1);
+
+      agent.receive({ v: 1, type: 'drain' });
+      expect(agent.draining()).toBe(true);
+      expect(drained).toBe(0);
+
+      first.finish();
+      await outbox.result(1);
+      expect(drained).toBe(0);
+      (await encoder.call(2)).finish();
+      await outbox.result(2);
+      expect(drained).toBe(1);
+      expect(outbox.ofType('result').map((r) => r.outcome.ok)).toEqual([true, true]);
+    });
+
+    it('reports drained at once when it holds nothing', () => {
+      start();
+      agent.receive({ v: 1, type: 'drain' });
+      expect(drained).toBe(1);
+    });
+  });
+
+  describe('reconnect', () => {
+    it('says hello again with the work it still holds, running or waiting for its device', async () => {
+      start();
+      assign(1, { epoch: 3 });
+      assign(2, { epoch: 7 });
+      assign(3);
+      await encoder.call(1);
+      // Job 3's lease is stale: it is dropped and must not be claimed again.
+      agent.receive({ v: 1, type: 'ack', jobId: 3, epoch: 1, status: 'conflict' });
+
+      agent.reconnected();
+
+      const hello = outbox.ofType('hello').at(-1)!;
+      expect(outbox.ofType('hello')).toHaveLength(2);
+      expect(hello).toMatchObject({ agentId: 'agt-0123456789ab', files: 'shared' });
+      expect(hello.active).toEqual([
+        { jobId: 1, epoch: 3, deviceId: 'gpu0' },
+        { jobId: 2, epoch: 7, deviceId: 'gpu0' },
+      ]);
+    });
+
+    it('announces its tags, files mode and job cap in hello', () => {
+      start({ tags: ['rtx', 'room-a'], filesMode: 'transfer', maxJobs: 2 });
+      expect(outbox.ofType('hello')[0]).toMatchObject({ tags: ['rtx', 'room-a'], files: 'transfer', maxJobs: 2, active: [] });
+    });
+  });
+
+  describe('close', () => {
+    it('hands work back as lease-lost, not canceled, when it stops with handBack', async () => {
+      start();
+      const a1 = assign(1);
+      assign(2);
+      await encoder.call(1);
+
+      await agent.close('agent stopping (SIGTERM)', { handBack: true });
+
+      const lost = { ok: false, error: { kind: 'lease-lost', message: 'agent stopping (SIGTERM)' } };
+      expect((await outbox.result(1)).outcome).toEqual(lost);
+      expect((await outbox.result(2)).outcome).toEqual(lost);
+      expect(fs.existsSync(tempPathFor(a1.output.path, 1, 1))).toBe(false);
+    });
+  });
+
+  describe('self-fencing', () => {
+    it('sends no result for an encode that ends after its own view of the lease ran out (a frozen agent)', async () => {
+      start();
+      const a = assign(1, { leaseTtlMs: 30_000 });
+      const call = await encoder.call(1);
+      call.progress(1);
+      const before = outbox.ofJob(1).map((m) => m.type);
+      expect(before).toEqual(['started', 'progress']);
+
+      // Frozen past the lease: no heartbeat ran, no renewal arrived, and the encode ends first.
+      clock.freeze(30_001);
+      call.finish();
+      await waitFor('the dropped attempt to end', () => agent.inFlight() === 0, 5000);
+
+      expect(outbox.ofJob(1).map((m) => m.type)).toEqual(before);
+      expect(outbox.ofType('result')).toEqual([]);
+      // The overdue heartbeat runs now and no longer claims the job.
+      fake.advance(HEARTBEAT_MS);
+      for (const hb of outbox.ofType('heartbeat')) expect(hb.leases).not.toContainEqual({ jobId: a.jobId, epoch: a.epoch });
+    });
+
+    it('still reports an encode whose lease was renewed before it ended', async () => {
+      start();
+      assign(1, { leaseTtlMs: 30_000 });
+      const call = await encoder.call(1);
+      clock.freeze(20_000);
+      agent.receive({ v: 1, type: 'lease', jobId: 1, epoch: 1, leaseTtlMs: 30_000 });
+      clock.freeze(20_000);
+      call.finish();
+      expect((await outbox.result(1)).outcome.ok).toBe(true);
+      expect(outbox.ofJob(1).map((m) => m.type)).toEqual(['started', 'encoded', 'result']);
+    });
+  });
+});
