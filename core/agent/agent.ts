@@ -111,6 +111,7 @@ export function createAgent(deps: AgentDeps) {
               releaseSlot();
               if (live(flight)) send({ ...ref, type: 'encoded' });
             },
+            stillHeld: () => live(flight),
           }).then((outcome) => {
             releaseSlot();
             finish(flight, outcome);

@@ -6,6 +6,7 @@ import {
   DiskFullError,
   EncodeStalledError,
   InputInvalidError,
+  LeaseLostError,
   OutputUnwritableError,
   VerifyFailedError,
   toFarmError,
@@ -45,6 +46,8 @@ export interface JobCallbacks {
   onLog(lines: string[]): void;
   /** ffmpeg finished: the device is free again while the output is verified. */
   onEncoded(): void;
+  /** Whether the lease is still this attempt's; a verified output of a lost lease is thrown away. */
+  stillHeld?(): boolean;
 }
 
 export type JobOutcome =
@@ -65,6 +68,7 @@ export async function runJob(deps: JobRunnerDeps, a: Assign, device: AgentDevice
     if (!preset) throw new InputInvalidError(`preset "${a.presetId}" is not known to this agent`);
     files = await (deps.files ?? directFileAccess).open(a, reportedTemp, cb.signal);
     const outcome = await attempt(deps, a, device, cb, files, reportedTemp);
+    if (cb.stillHeld && !cb.stillHeld()) throw new LeaseLostError(`job ${a.jobId}: lease epoch ${a.epoch} was lost while verifying; output dropped`);
     await files.deliver(cb.signal);
     return outcome;
   } catch (err) {

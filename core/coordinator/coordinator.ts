@@ -112,6 +112,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
   const events = new EventEmitter<CoordinatorEvents>();
   const pool = new DevicePool(config.quarantineAfter);
   const agents = new Map<string, ConnectedAgent>();
+  /** Agents revoked while connected: nothing they still send is applied. */
+  const revoked = new Set<string>();
   const pending = new Set<Promise<void>>();
   let wakeTimer: TimerHandle | undefined;
   let pollTimer: TimerHandle | undefined;
@@ -234,7 +236,13 @@ export function createCoordinator(deps: CoordinatorDeps) {
   }
 
   function onHello(agentId: string, hello: Hello): void {
-    const enrolled = store.getAgent(agentId);
+    let enrolled = store.getAgent(agentId);
+    if (enrolled?.state === 'draining' && hello.active.length === 0) {
+      // A drained agent stops once idle; one that comes back with nothing held was restarted on purpose.
+      store.setAgentState(agentId, 'active');
+      enrolled = store.getAgent(agentId);
+      logger.info('drained agent is back: active again', { agentId });
+    }
     const info = agents.get(agentId);
     if (info) {
       // Tags the operator gave at enrollment count as much as those the agent announces.
@@ -309,28 +317,40 @@ export function createCoordinator(deps: CoordinatorDeps) {
     dispatch();
   }
 
+  /** Whether `agentId` holds the lease (job, epoch): only its holder may speak for a job. */
+  function holds(agentId: string, jobId: number, epoch: number): boolean {
+    const job = store.getJob(jobId);
+    return job !== undefined && job.agentId === agentId && job.epoch === epoch;
+  }
+
   function onMessage(agentId: string, msg: AgentMessage): void {
+    if (revoked.has(agentId)) return;
     switch (msg.type) {
       case 'hello':
         return onHello(agentId, msg);
       case 'heartbeat':
         for (const l of msg.leases) {
-          if (store.renewLease(l.jobId, l.epoch, clock.now() + config.leaseTtlMs) === 'stale') conflict(agentId, l.jobId, l.epoch);
-          else send(agentId, { v: PROTOCOL_VERSION, type: 'lease', jobId: l.jobId, epoch: l.epoch, leaseTtlMs: config.leaseTtlMs });
+          if (!holds(agentId, l.jobId, l.epoch) || store.renewLease(l.jobId, l.epoch, clock.now() + config.leaseTtlMs) === 'stale') {
+            conflict(agentId, l.jobId, l.epoch);
+          } else send(agentId, { v: PROTOCOL_VERSION, type: 'lease', jobId: l.jobId, epoch: l.epoch, leaseTtlMs: config.leaseTtlMs });
         }
         return;
       case 'device-update':
         return;
       case 'started':
+        if (!holds(agentId, msg.jobId, msg.epoch)) return conflict(agentId, msg.jobId, msg.epoch);
         return onStarted(agentId, msg);
       case 'encoded':
         return onEncoded(agentId, msg);
       case 'progress': {
         const p = { percent: msg.percent, fps: msg.fps, speed: msg.speed, outTimeS: msg.outTimeS, etaS: msg.etaS };
-        if (store.updateProgress(msg.jobId, msg.epoch, p) === 'stale') return conflict(agentId, msg.jobId, msg.epoch);
+        if (!holds(agentId, msg.jobId, msg.epoch) || store.updateProgress(msg.jobId, msg.epoch, p) === 'stale') {
+          return conflict(agentId, msg.jobId, msg.epoch);
+        }
         return emitJob(msg.jobId);
       }
       case 'log':
+        if (!holds(agentId, msg.jobId, msg.epoch)) return;
         return store.appendLog(msg.jobId, msg.lines, clock.now());
       case 'result':
         void track(results.onResult(agentId, msg)).catch((err) => logger.error('result handling failed', { jobId: msg.jobId, err: String(err) }));
@@ -439,6 +459,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
           return;
         }
         if (parsed.data.type === 'hello') {
+          if (revoked.has(parsed.data.agentId)) return;
           if (identity && parsed.data.agentId !== identity.agentId) {
             return logger.warn('hello for another agent id dropped', { agentId: identity.agentId });
           }
@@ -572,9 +593,15 @@ export function createCoordinator(deps: CoordinatorDeps) {
     },
     /** Revokes an enrolled agent; its work is requeued once its transport is gone. */
     revokeAgent(agentId: string): boolean {
-      const ok = store.revokeAgent(agentId, clock.now());
-      if (ok) void recover();
-      return ok;
+      if (!store.revokeAgent(agentId, clock.now())) return false;
+      // Cut it loose now, whatever its socket still delivers: its work is requeued at once.
+      revoked.add(agentId);
+      if (agents.delete(agentId)) {
+        pool.unregister(agentId);
+        events.emit('agent', { agentId, connected: false });
+      }
+      void recover();
+      return true;
     },
     /** Sends the preset table again (after a preset was added or removed). */
     presetsChanged(): void {

@@ -44,7 +44,7 @@ export function createEnrollment(deps: {
     },
 
     enroll(token: string, name: string, tags: string[]): { agentId: string; secret: string } {
-      const secretPart = /^ef1\.([A-Za-z0-9_-]{43})(\.[0-9A-F]{32})?$/.exec(token)?.[1];
+      const secretPart = /^ef1\.([A-Za-z0-9_-]{43})(\.[0-9A-Fa-f]{32})?$/.exec(token)?.[1];
       if (!secretPart) throw new JoinTokenRefusedError();
       const agentId = `agt-${randomBytes(6).toString('hex')}`;
       const secret = secret32();

@@ -68,7 +68,10 @@ export class FarmProcesses {
       child.once('error', () => resolve({ code: null, signal: null }));
       child.once('exit', (code, signal) => resolve({ code, signal }));
     });
-    void exited.then(() => (done = true));
+    void exited.then(({ code, signal: sig }) => {
+      done = true;
+      text += `\n[${args[0]} pid ${child.pid} exited: ${sig ?? `code ${code}`}]\n`;
+    });
     if (child.pid === undefined) throw new Error(`could not start ${argv.join(' ')}`);
     const proc: FarmProcess = { child, pid: child.pid, output: () => text, exited, hasExited: () => done };
     this.all.add(proc);
@@ -251,4 +254,66 @@ export async function waitForRunningOn(queue: JobStore, agentIds: readonly strin
 /** The attempt that finished the job (outcome `done`), or undefined. */
 export function doneAttempt(queue: JobStore, jobId: number): AttemptRow | undefined {
   return queue.listAttempts(jobId).find((a) => a.outcome === 'done');
+}
+
+export interface SniffingProxy {
+  /** `http://127.0.0.1:<port>`: what the agent is told the coordinator is. */
+  url: string;
+  port: number;
+  /** Every HTTP request head (request line and headers) clients sent through the proxy. */
+  heads: string[];
+  /** Connections cut so far. */
+  cuts: number;
+  close(): Promise<void>;
+}
+
+const REQUEST_HEAD = /(?:GET|HEAD|POST|PATCH|PUT|DELETE) \/\S* HTTP\/1\.1\r\n[\s\S]*?\r\n\r\n/g;
+
+/**
+ * A TCP proxy on 127.0.0.1 to 127.0.0.1:`targetPort` that records the request heads passing
+ * through and cuts the first connection whose response carries more than `cutAfterBytes`:
+ * those bytes are delivered, then both sockets close, as when a link drops mid-download.
+ * Every later connection passes untouched. (The transfer client opens one connection per request.)
+ */
+export async function startSniffingCutProxy(targetPort: number, cutAfterBytes: number): Promise<SniffingProxy> {
+  const sockets = new Set<net.Socket>();
+  const proxy: SniffingProxy = { url: '', port: 0, heads: [], cuts: 0, close: async () => {} };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.on('close', () => upstream.destroy());
+    // After a cut the client is still flushing the bytes it was given; it closes itself then.
+    upstream.on('close', () => client.writableEnded || client.destroy());
+    client.on('data', (chunk: Buffer) => {
+      // Heads are ASCII and arrive whole in practice; bodies (uploads) rarely look like one.
+      for (const m of chunk.toString('latin1').matchAll(REQUEST_HEAD)) proxy.heads.push(m[0]);
+      upstream.write(chunk);
+    });
+    client.on('end', () => upstream.end());
+    let left = proxy.cuts === 0 ? cutAfterBytes : Infinity;
+    upstream.on('data', (chunk: Buffer) => {
+      if (chunk.length < left || proxy.cuts > 0) {
+        left -= chunk.length;
+        return void client.write(chunk);
+      }
+      proxy.cuts++;
+      client.end(chunk.subarray(0, left));
+      upstream.destroy();
+      client.once('finish', () => client.destroy());
+    });
+    upstream.on('end', () => client.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.port = (server.address() as net.AddressInfo).port;
+  proxy.url = `http://127.0.0.1:${proxy.port}`;
+  proxy.close = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+  return proxy;
 }

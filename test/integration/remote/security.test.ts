@@ -172,22 +172,25 @@ class WireAgent {
     return this.received.filter((m) => m.type === type);
   }
 
-  /** Resolves once the messages received so far satisfy `check`. */
-  until(check: (received: any[]) => boolean): Promise<void> {
+  /** Resolves once the messages received so far satisfy `check`; fails after 15 s (a bound, not a sleep). */
+  until(check: (received: any[]) => boolean, what = 'a coordinator message'): Promise<void> {
     const test = () => check(this.received);
     if (test()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ check: test, resolve }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.creds.agentId}: no ${what} within 15 s (socket state ${this.ws.readyState})`)), 15_000);
+      this.waiters.push({ check: test, resolve: () => (clearTimeout(timer), resolve()) });
+    });
   }
 
   /** Says hello and waits for the welcome it is answered with: a round trip, so everything sent before is handled. */
   async helloAndWelcome(devices: DeviceAnnouncement[] = [CPU]): Promise<void> {
     const welcomes = this.ofType('welcome').length;
     this.hello(devices);
-    await this.until(() => this.ofType('welcome').length > welcomes);
+    await this.until(() => this.ofType('welcome').length > welcomes, 'welcome');
   }
 
   async assignOf(jobId: number): Promise<any> {
-    await this.until((r) => r.some((m) => m.type === 'assign' && m.jobId === jobId));
+    await this.until((r) => r.some((m) => m.type === 'assign' && m.jobId === jobId), `assign of job ${jobId}`);
     return this.received.find((m) => m.type === 'assign' && m.jobId === jobId);
   }
 }
@@ -258,7 +261,7 @@ function randomValue(rand: () => number, depth = 0): unknown {
     case 2:
       return numbers[Math.floor(rand() * numbers.length)];
     case 3:
-      return ['', 'hello', '../../etc/passwd', '\u0000', 'x'.repeat(5000), '__proto__', 'agt-000000000000'][Math.floor(rand() * 7)];
+      return ['', 'hola', '../../etc/passwd', '\u0000', 'x'.repeat(5000), '__proto__', 'agt-000000000000'][Math.floor(rand() * 7)];
     case 4:
       return Math.floor(rand() * 1e9);
     case 5:
@@ -279,12 +282,20 @@ function randomObject(rand: () => number, depth = 0): Record<string, unknown> {
 
 const AGENT_TYPES = ['hello', 'heartbeat', 'device-update', 'started', 'progress', 'encoded', 'log', 'result'];
 
-/** Something shaped like an agent message, with a random field of the wrong type or out of range. */
-function randomProtocolMessage(rand: () => number, jobId: number): Record<string, unknown> {
+/**
+ * Something shaped like an agent message, with a random field of the wrong type or out of range.
+ * A hello always names the sender (a hello naming anyone else ends the session; tested apart).
+ */
+function randomProtocolMessage(rand: () => number, agentId: string, jobId: number): Record<string, unknown> {
   const types = [...AGENT_TYPES, 'assign', 'welcome', 'drain', 'toString', '__proto__', ''];
   const base: Record<string, unknown> = {
     v: rand() < 0.8 ? 1 : [2, 0, '1', null][Math.floor(rand() * 4)],
     type: types[Math.floor(rand() * types.length)],
+    agentId,
+    hostname: randomValue(rand),
+    pid: [-1, 1.5, 'pid', 1][Math.floor(rand() * 4)],
+    active: rand() < 0.5 ? [{ jobId, epoch: 1, deviceId: 'cpu' }] : randomValue(rand),
+    maxJobs: [0, -1, 1001, 1][Math.floor(rand() * 4)],
     jobId: rand() < 0.5 ? jobId : randomValue(rand),
     epoch: rand() < 0.5 ? [-1, 0, 1, 2, 1e12, -(2 ** 31)][Math.floor(rand() * 6)] : randomValue(rand),
     leases: rand() < 0.3 ? Array.from({ length: 1001 }, () => ({ jobId, epoch: 1 })) : [{ jobId, epoch: -1 }],
@@ -294,8 +305,8 @@ function randomProtocolMessage(rand: () => number, jobId: number): Record<string
     outcome: rand() < 0.5 ? { ok: 'yes' } : { ok: false, error: { kind: 'not-a-kind', message: 1 } },
     devices: rand() < 0.5 ? [{ id: '', kind: 'quantum', slots: -1, codecs: ['mpeg1'] }] : randomValue(rand),
   };
-  // Drop a random field now and then, so required-field checks are exercised too.
-  const keys = Object.keys(base);
+  // Drop a random field now and then (never the sender's id), so required-field checks are exercised too.
+  const keys = Object.keys(base).filter((k) => k !== 'agentId');
   if (rand() < 0.5) delete base[keys[Math.floor(rand() * keys.length)]!];
   return base;
 }
@@ -337,6 +348,10 @@ describe('remote agent security, through the real coordinator service', { timeou
       expect(listed).toEqual([expect.objectContaining({ id: creds.agentId, name: 'render-ok', tags: ['rtx'], connected: true, revoked: false })]);
       // Agent credentials open agent endpoints only, never the operator's API.
       expect((await request(f.port, { path: '/api/v1/status', headers: agentAuth(creds) })).status).toBe(401);
+      // And the transfer endpoints only for work the agent holds.
+      const notHeld = await request(f.port, { path: '/api/v1/transfer/1/1/input', headers: agentAuth(creds) });
+      expect(notHeld.status).toBe(409);
+      expect(notHeld.json().error.code).toBe('stale-lease');
     });
 
     it('accepts a join token once', async () => {
@@ -396,6 +411,31 @@ describe('remote agent security, through the real coordinator service', { timeou
       const other = await connectAgent(f, await enroll(f, 'render-other'));
       other.hello();
       expect((await other.assignOf(jobId)).epoch).toBe(2);
+    });
+
+    // A revoked agent is cut loose at once (coordinator.revokeAgent), not when its socket finally
+    // closes: an agent that ignores the close must not get a result committed.
+    it('applies nothing a revoked agent sends after the revoke, even when it ignores the close', async () => {
+      const f = await startFarm();
+      const creds = await enroll(f, 'render-stubborn');
+      const agent = await connectAgent(f, creds);
+      await agent.helloAndWelcome();
+      const jobId = await submitClip(f, 'stubborn');
+      const a = await agent.assignOf(jobId);
+      const temp = tempPathFor(a.output.path, jobId, a.epoch);
+      fs.mkdirSync(path.dirname(temp), { recursive: true });
+      fs.writeFileSync(temp, 'an encode the farm no longer wants');
+      agent.send({ v: 1, type: 'started', jobId, epoch: a.epoch, tempPath: temp, source: { durationS: 1, sizeBytes: 1000 } });
+      await jobWhen(f, jobId, (j) => j.state === 'running');
+
+      // The agent stops reading: it never sees (or answers) the close frame.
+      (agent.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      expect((await api(f, 'POST', `/api/v1/agents/${creds.agentId}/actions`, { action: 'revoke' })).status).toBe(200);
+      agent.send({ v: 1, type: 'result', jobId, epoch: a.epoch, outcome: { ok: true, tempPath: temp, outputSize: 34, encodeMs: 10, avgFps: 25 } });
+
+      const settled = await jobWhen(f, jobId, (j) => j.state !== 'running' && j.state !== 'leased' && j.state !== 'verifying');
+      expect(settled.state).toBe('queued');
+      expect(fs.existsSync(a.output.path)).toBe(false);
     });
 
     it('refuses a second session for an identity that has a live one with 409 duplicate-session', async () => {
@@ -546,20 +586,27 @@ describe('remote agent security, through the real coordinator service', { timeou
       await fuzzer.helloAndWelcome([]);
       for (const frame of ['{', 'not json', '[]', 'null', '42', '"text"', '', '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)]) fuzzer.ws.send(frame);
       fuzzer.ws.send(Buffer.from([0xde, 0xad, 0xbe, 0xef]), { binary: true });
-      fuzzer.ws.send('{"__proto__": {"polluted": true}, "type": "hello", "v": 1}');
+      const fuzzerId = fuzzer.creds.agentId;
+      fuzzer.ws.send(`{"__proto__": {"polluted": true}, "type": "hello", "v": 1, "agentId": "${fuzzerId}"}`);
+      fuzzer.ws.send(`{"constructor": {"prototype": {"polluted": true}}, "type": "heartbeat", "v": 1, "leases": []}`);
       const rand = seeded(20_240_601);
       for (let i = 0; i < 300; i++) fuzzer.send(randomObject(rand));
-      for (let i = 0; i < 300; i++) fuzzer.send(randomProtocolMessage(rand, held));
+      for (let i = 0; i < 300; i++) fuzzer.send(randomProtocolMessage(rand, fuzzerId, held));
       // Well-formed messages about work this agent does not hold, and paths it should not touch.
-      const fuzzerId = fuzzer.creds.agentId;
       for (const epoch of [1, 2, 99]) {
         fuzzer.send({ v: 1, type: 'result', jobId: held, epoch, outcome: { ok: true, tempPath: bystander, outputSize: 1, encodeMs: 1, avgFps: 1 } });
         fuzzer.send({ v: 1, type: 'result', jobId: held, epoch, outcome: { ok: false, error: { kind: 'input-invalid', message: 'not yours' } } });
         fuzzer.send({ v: 1, type: 'encoded', jobId: held, epoch });
+        // Fenced by epoch but not by sender today (see remote-agents.test.ts, "fencing by agent").
+        fuzzer.send({ v: 1, type: 'heartbeat', leases: [{ jobId: held, epoch }] });
+        fuzzer.send({ v: 1, type: 'progress', jobId: held, epoch, frame: 1, fps: 1, speed: 1, outTimeS: 1, percent: 1, etaS: null });
       }
       fuzzer.send({ v: 1, type: 'result', jobId: 424242, epoch: 1, outcome: { ok: true, tempPath: bystander, outputSize: 1, encodeMs: 1, avgFps: 1 } });
       fuzzer.send({ v: 1, type: 'hello', agentId: fuzzerId, hostname: 'h', pid: 1, devices: [], active: [{ jobId: held, epoch: 1, deviceId: 'cpu' }] });
       fuzzer.send({ v: 1, type: 'device-update', deviceId: 'no-such-device', slots: 99, state: 'working' });
+      // Huge but valid: thousands of devices (none able to encode) in one hello, replaced by the next.
+      const swarm = Array.from({ length: 5000 }, (_, i) => ({ id: `d${i}`, kind: 'simulated-gpu', label: `d${i}`, slots: 256, codecs: [] }));
+      fuzzer.send({ v: 1, type: 'hello', agentId: fuzzerId, hostname: 'h', pid: 1, devices: swarm, limitGroups: [] });
       // A frame just under the 1 MiB limit is read (and refused by the schema).
       fuzzer.send({ v: 1, type: 'log', jobId: held, epoch: 1, lines: ['x'.repeat(MiB - 200)] });
       await fuzzer.helloAndWelcome([]);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createCoordinator,
+  type AgentConnection,
   type Coordinator,
   type CoordinatorConfig,
   type Submission,
@@ -13,8 +14,9 @@ import type { JobRow, JobStore } from '../../../core/coordinator/ports.ts';
 import { createPresetCatalog, type PresetCatalog } from '../../../core/coordinator/preset-catalog.ts';
 import { openSqliteStore } from '../../../core/coordinator/store/sqlite-store.ts';
 import { silentLogger } from '../../../core/shared/logger.ts';
-import type { Hello } from '../../../core/shared/protocol/index.ts';
-import { FakeAgent, fakeDevice } from '../../helpers/fake-agent.ts';
+import { CoordinatorMessageSchema, type Assign, type CoordinatorMessage, type Hello } from '../../../core/shared/protocol/index.ts';
+import { tempPathFor } from '../../../core/shared/temp-names.ts';
+import { fakeDevice } from '../../helpers/fake-agent.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
 import { builtinPreset } from '../../helpers/presets.ts';
 
@@ -25,7 +27,7 @@ let store: JobStore;
 let clock: FakeClock;
 let presets: PresetCatalog;
 let coordinator: Coordinator;
-let agents: FakeAgent[];
+let agents: FakeRemoteAgent[];
 let keyCount = 0;
 
 beforeEach(() => {
@@ -77,12 +79,74 @@ function enroll(agentId: string, tags: string[] = []): void {
   expect(store.redeemJoinToken(`token-${agentId}`, { id: agentId, name: agentId, secretHash: 'unused', tags }, clock.now())).toBe('ok');
 }
 
+type MessageOf<T extends CoordinatorMessage['type']> = Extract<CoordinatorMessage, { type: T }>;
+
 /**
- * A FAKE remote agent: a FakeAgent whose first hello announces nothing (so nothing is assigned on
- * it), followed by a full hello with the fields a remote agent sends (tags, files, maxJobs, active).
+ * A FAKE remote agent: speaks protocol v1 straight into `coordinator.connectAgent`, with no encoder
+ * behind it. Its one hello carries what a remote agent announces (tags, files mode, maxJobs, work
+ * still held); everything else it sends only when the test says so. Every message it receives is
+ * checked against the protocol schema.
  */
-function remote(agentId: string, hello: Partial<Omit<Hello, 'v' | 'type' | 'agentId'>> = {}): FakeAgent {
-  const agent = FakeAgent.connect(coordinator, { agentId, devices: [] });
+class FakeRemoteAgent {
+  readonly received: CoordinatorMessage[] = [];
+  readonly invalid: unknown[] = [];
+  private readonly connection: AgentConnection;
+
+  constructor(readonly agentId: string) {
+    this.connection = coordinator.connectAgent((msg) => {
+      const parsed = CoordinatorMessageSchema.safeParse(msg);
+      if (parsed.success) this.received.push(parsed.data);
+      else this.invalid.push(msg);
+    });
+  }
+
+  get assigns(): Assign[] {
+    return this.ofType('assign');
+  }
+
+  get acks(): MessageOf<'ack'>[] {
+    return this.ofType('ack');
+  }
+
+  ofType<T extends CoordinatorMessage['type']>(type: T): MessageOf<T>[] {
+    return this.received.filter((m): m is MessageOf<T> => m.type === type);
+  }
+
+  assignOf(jobId: number): Assign {
+    const found = this.assigns.filter((a) => a.jobId === jobId).at(-1);
+    if (!found) throw new Error(`${this.agentId}: job ${jobId} was never assigned here`);
+    return found;
+  }
+
+  tempPathOf(a: Assign): string {
+    return tempPathFor(a.output.path, a.jobId, a.epoch);
+  }
+
+  send(raw: unknown): void {
+    this.connection.receive(raw);
+  }
+
+  started(jobId: number, epoch: number, tempPath = this.tempPathOf(this.assignOf(jobId))): void {
+    this.send({ v: 1, type: 'started', jobId, epoch, tempPath, source: { durationS: 10, sizeBytes: 1000 } });
+  }
+
+  progress(jobId: number, epoch: number, percent: number): void {
+    this.send({ v: 1, type: 'progress', jobId, epoch, frame: 1, fps: 50, speed: 2, outTimeS: percent / 10, percent, etaS: null });
+  }
+
+  heartbeat(...leases: { jobId: number; epoch: number }[]): void {
+    this.send({ v: 1, type: 'heartbeat', leases });
+  }
+
+  /** The transport went away. */
+  close(): Promise<void> {
+    return this.connection.close();
+  }
+}
+
+/** Connects a FakeRemoteAgent and says hello (one GPU slot and no tags unless told otherwise). */
+function remote(agentId: string, hello: Partial<Omit<Hello, 'v' | 'type' | 'agentId'>> = {}): FakeRemoteAgent {
+  const agent = new FakeRemoteAgent(agentId);
   agents.push(agent);
   agent.send({
     v: 1,
@@ -126,10 +190,10 @@ const idOf = (r: SubmitResult, i = 0): number => {
   return id;
 };
 
-const assignedIds = (agent: FakeAgent): number[] => agent.assigns.map((a) => a.jobId);
+const assignedIds = (agent: FakeRemoteAgent): number[] => agent.assigns.map((a) => a.jobId);
 
 /** ffmpeg finished on the agent: its device slot frees while the output is verified. */
-function encoded(agent: FakeAgent, jobId: number): void {
+function encoded(agent: FakeRemoteAgent, jobId: number): void {
   const a = agent.assignOf(jobId);
   agent.started(jobId, a.epoch);
   agent.send({ v: 1, type: 'encoded', jobId, epoch: a.epoch });
@@ -141,8 +205,7 @@ describe('coordinator with remote agents', { timeout: 10_000 }, () => {
     it('answers hello with the preset table and a heartbeat of min(heartbeatMs, TTL / 3), before any assign', () => {
       const mine = presets.save({ ...builtinPreset('h264-fast'), id: 'my-h264', name: 'mine' }, 'test');
       const sub = submit(['a']);
-      const agent = FakeAgent.connect(coordinator, { agentId: 'agt-w', devices: [fakeDevice('gpu0')] });
-      agents.push(agent);
+      const agent = remote('agt-w');
 
       expect(agent.received.map((m) => m.type)).toEqual(['welcome', 'assign']);
       expect(agent.received[0]).toEqual({
@@ -160,13 +223,13 @@ describe('coordinator with remote agents', { timeout: 10_000 }, () => {
     it('lowers the heartbeat to a third of a short lease', () => {
       reconfigure({ leaseTtlMs: 9000, heartbeatMs: 10_000 });
       const agent = remote('agt-short');
-      expect(agent.received.filter((m) => m.type === 'welcome').at(-1)).toMatchObject({ heartbeatMs: 3000, leaseTtlMs: 9000 });
+      expect(agent.ofType('welcome').at(-1)).toMatchObject({ heartbeatMs: 3000, leaseTtlMs: 9000 });
     });
 
     it('keeps a configured heartbeat shorter than a third of the lease', () => {
       reconfigure({ leaseTtlMs: 60_000, heartbeatMs: 2000 });
       const agent = remote('agt-quick');
-      expect(agent.received.filter((m) => m.type === 'welcome').at(-1)).toMatchObject({ heartbeatMs: 2000 });
+      expect(agent.ofType('welcome').at(-1)).toMatchObject({ heartbeatMs: 2000 });
     });
 
     it('sends the table again to every connected agent when presets change', () => {
@@ -267,10 +330,10 @@ describe('coordinator with remote agents', { timeout: 10_000 }, () => {
       expect(assignedIds(agent)).toEqual([running]);
       expect(store.getAgent('agt-p')?.state).toBe('paused');
       // The running job still speaks for its lease.
-      agent.progress(running, 1, { percent: 40 });
+      agent.progress(running, 1, 40);
       agent.heartbeat({ jobId: running, epoch: 1 });
       expect(agent.acks).toEqual([]);
-      expect(agent.cancels).toEqual([]);
+      expect(agent.ofType('cancel')).toEqual([]);
       expect(job(running)).toMatchObject({ state: 'running', percent: 40 });
       expect(job(waiting).state).toBe('queued');
       expect(agent.received.some((m) => m.type === 'drain')).toBe(false);
@@ -280,25 +343,43 @@ describe('coordinator with remote agents', { timeout: 10_000 }, () => {
       expect(assignedIds(agent)).toEqual([running, waiting]);
     });
 
-    it('sends drain to a draining agent, gives it nothing new, and drains it again when it reconnects', async () => {
+    it('sends drain to a draining agent, gives it nothing new, and drains it again when it reconnects holding work', async () => {
       enroll('agt-d');
       const agent = remote('agt-d');
       const running = idOf(submit(['a']));
+      agent.started(running, 1);
 
       expect(coordinator.setAgentState('agt-d', 'draining')).toBe(true);
       const waiting = idOf(submit(['b']));
 
       expect(agent.received.at(-1)).toEqual({ v: 1, type: 'drain' });
       expect(assignedIds(agent)).toEqual([running]);
-      encoded(agent, running);
       expect(job(waiting).state).toBe('queued');
 
+      // The link drops while it still finishes its last job.
       await agent.close();
-      const back = remote('agt-d');
-      expect(back.received.slice(-2).map((m) => m.type)).toEqual(['welcome', 'drain']);
-      expect(back.assigns).toEqual([]);
+      const back = remote('agt-d', { active: [{ jobId: running, epoch: 1, deviceId: 'gpu0' }] });
+      expect(back.received.map((m) => m.type)).toEqual(['welcome', 'drain']);
+      expect(store.getAgent('agt-d')?.state).toBe('draining');
 
-      coordinator.setAgentState('agt-d', 'active');
+      back.send({ v: 1, type: 'encoded', jobId: running, epoch: 1 });
+      expect(back.assigns).toEqual([]);
+      expect(coordinator.setAgentState('agt-d', 'active')).toBe(true);
+      expect(assignedIds(back)).toEqual([waiting]);
+    });
+
+    it('takes a drained agent that comes back holding nothing as active again (it was restarted on purpose)', async () => {
+      enroll('agt-d');
+      const agent = remote('agt-d');
+      expect(coordinator.setAgentState('agt-d', 'draining')).toBe(true);
+      const waiting = idOf(submit(['a']));
+      expect(agent.assigns).toEqual([]);
+      await agent.close();
+
+      const back = remote('agt-d');
+
+      expect(store.getAgent('agt-d')?.state).toBe('active');
+      expect(back.ofType('drain')).toEqual([]);
       expect(assignedIds(back)).toEqual([waiting]);
     });
 
@@ -362,6 +443,35 @@ describe('coordinator with remote agents', { timeout: 10_000 }, () => {
       expect(job(idOf(sub, 0))).toMatchObject({ state: 'failed', errorKind: 'input-invalid' });
       expect(job(idOf(sub, 0)).errorMessage).toContain('missing.mov');
       expect(store.blockedAgentsFor(idOf(sub, 0))).toEqual([]);
+    });
+  });
+
+  describe('fencing by agent', () => {
+    // Only the agent holding a lease may speak for it: otherwise a renewing stranger could keep a
+    // dead agent's job from ever being requeued.
+    it('answers heartbeat, started, progress and log about another agent’s lease with a conflict and changes nothing', () => {
+      reconfigure({ leaseTtlMs: 10_000, pollMs: 1000 });
+      const owner = remote('agt-owner');
+      const id = idOf(submit(['a']));
+      const a = owner.assignOf(id);
+      const before = job(id);
+      const other = remote('agt-other', { devices: [] });
+
+      clock.advance(5000);
+      other.heartbeat({ jobId: id, epoch: a.epoch });
+      other.started(id, a.epoch, owner.tempPathOf(a));
+      other.progress(id, a.epoch, 99);
+      other.send({ v: 1, type: 'log', jobId: id, epoch: a.epoch, lines: ['written by someone else'] });
+
+      // Soft, so one run shows every way the foreign messages got through.
+      expect.soft(other.received.filter((m) => m.type === 'lease')).toEqual([]);
+      expect.soft(other.acks).toEqual([
+        { v: 1, type: 'ack', jobId: id, epoch: a.epoch, status: 'conflict' },
+        { v: 1, type: 'ack', jobId: id, epoch: a.epoch, status: 'conflict' },
+        { v: 1, type: 'ack', jobId: id, epoch: a.epoch, status: 'conflict' },
+      ]);
+      expect.soft(job(id)).toMatchObject({ state: 'leased', agentId: 'agt-owner', leaseExpiresAt: before.leaseExpiresAt, percent: 0 });
+      expect.soft(store.logTail(id, 10)).toEqual([]);
     });
   });
 
