@@ -1,11 +1,9 @@
-import os from 'node:os';
 import path from 'node:path';
 import { systemClock, type Clock } from '../shared/clock.ts';
 import type { Logger } from '../shared/logger.ts';
 import { findBuiltinPreset } from '../shared/builtin-presets.ts';
-import { createAgent, type Agent } from '../agent/agent.ts';
-import { createFfmpegEncoder } from '../agent/encoder/ffmpeg-encoder.ts';
-import { createProber } from '../agent/encoder/probe.ts';
+import type { Agent } from '../agent/agent.ts';
+import { createMachineAgent } from './machine-agent.ts';
 import type { DeviceSet } from '../agent/devices/device-set.ts';
 import type { FfmpegInstall } from '../agent/devices/locate-ffmpeg.ts';
 import type { FileAccess } from '../agent/ports.ts';
@@ -66,25 +64,21 @@ export function startAgentService(opts: AgentServiceOptions): AgentService {
         });
   let resolveStopped!: (v: { ok: true } | { ok: false; error: Error }) => void;
   const stopped = new Promise<{ ok: true } | { ok: false; error: Error }>((r) => (resolveStopped = r));
-  const agent = createAgent({
-    agentId: identity.agentId,
-    hostname: os.hostname(),
-    pid: process.pid,
-    devices: opts.devices.devices,
-    limitGroups: opts.devices.limitGroups,
-    encoder: createFfmpegEncoder({ ffmpegPath: opts.ffmpeg.ffmpegPath }),
-    prober: createProber({ ffprobePath: opts.ffmpeg.ffprobePath }),
-    // Built-ins until the coordinator's welcome brings its whole table.
-    presets: { get: findBuiltinPreset },
-    clock,
-    logger,
-    stallTimeoutMs: opts.stallTimeoutMs ?? 120_000,
-    files,
-    filesMode: mode,
-    tags: opts.tags,
-    maxJobs: opts.maxJobs,
-    onDrained: () => resolveStopped({ ok: true }),
-  });
+  const agent = createMachineAgent(
+    { ffmpeg: opts.ffmpeg, deviceSet: opts.devices, stallTimeoutMs: opts.stallTimeoutMs },
+    {
+      agentId: identity.agentId,
+      // Built-ins until the coordinator's welcome brings its whole table.
+      presets: { get: findBuiltinPreset },
+      clock,
+      logger,
+      files,
+      filesMode: mode,
+      tags: opts.tags,
+      maxJobs: opts.maxJobs,
+      onDrained: () => resolveStopped({ ok: true }),
+    },
+  );
   let started = false;
   const link = createAgentLink({
     url: identity.coordinator,

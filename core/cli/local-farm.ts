@@ -6,9 +6,8 @@ import { AgentMessageSchema, CoordinatorMessageSchema } from '../shared/protocol
 import { createCoordinator, type Coordinator, type CoordinatorConfig } from '../coordinator/coordinator.ts';
 import { createPresetCatalog, type PresetCatalog } from '../coordinator/preset-catalog.ts';
 import type { JobStore } from '../coordinator/ports.ts';
-import { createAgent, type Agent } from '../agent/agent.ts';
-import { createFfmpegEncoder } from '../agent/encoder/ffmpeg-encoder.ts';
-import { createProber } from '../agent/encoder/probe.ts';
+import type { Agent } from '../agent/agent.ts';
+import { createMachineAgent } from './machine-agent.ts';
 import type { DeviceSet } from '../agent/devices/device-set.ts';
 import type { FfmpegInstall } from '../agent/devices/locate-ffmpeg.ts';
 
@@ -94,19 +93,7 @@ export function attachLocalAgent(
   presets: PresetCatalog,
   opts: Pick<LocalFarmOptions, 'ffmpeg' | 'deviceSet' | 'logger' | 'stallTimeoutMs'> & { clock: Clock },
 ): LocalAgent {
-  const agent = createAgent({
-    agentId: localAgentId(),
-    hostname: os.hostname(),
-    pid: process.pid,
-    devices: opts.deviceSet.devices,
-    limitGroups: opts.deviceSet.limitGroups,
-    encoder: createFfmpegEncoder({ ffmpegPath: opts.ffmpeg.ffmpegPath }),
-    prober: createProber({ ffprobePath: opts.ffmpeg.ffprobePath }),
-    presets,
-    clock: opts.clock,
-    logger: opts.logger,
-    stallTimeoutMs: opts.stallTimeoutMs ?? 120_000,
-  });
+  const agent = createMachineAgent(opts, { agentId: localAgentId(), presets, clock: opts.clock, logger: opts.logger });
   let linked = true;
   // Messages hop through a microtask and a JSON copy, as they would through a socket.
   const connection = coordinator.connectAgent((msg) => {
