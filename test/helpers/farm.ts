@@ -207,6 +207,8 @@ export function openQueue(dataDir: string): JobStore {
 }
 
 const GIVEN_UP = new Set(['failed', 'canceled', 'blocked']);
+/** None of these scenarios loses one job's lease this often; a job that does is going round in circles. */
+const LOST_LIMIT = 3;
 
 /** One line per job and its attempts, for failure messages. */
 export function describeQueue(queue: JobStore): string {
@@ -219,9 +221,17 @@ export function describeQueue(queue: JobStore): string {
     .join('\n');
 }
 
+/** Why waiting longer cannot help: a job that gave up, or one whose lease keeps being lost. */
+function hopeless(queue: JobStore, jobs: readonly JobRow[]): string | undefined {
+  const bad = jobs.find((j) => GIVEN_UP.has(j.state));
+  if (bad) return `job ${bad.id} ended ${bad.state}: ${bad.errorMessage ?? bad.blockReason ?? ''}`;
+  const looping = jobs.find((j) => j.state !== 'done' && queue.listAttempts(j.id).filter((a) => a.outcome === 'lost').length >= LOST_LIMIT);
+  return looping && `job ${looping.id} lost its lease ${LOST_LIMIT} times without finishing`;
+}
+
 /**
- * Waits until the queue holds `count` jobs, all done; fails at once (with the queue's story) if
- * one failed, was canceled or blocked, since waiting longer would not change that.
+ * Waits until the queue holds `count` jobs, all done; fails at once (with the queue's story) when
+ * waiting cannot help: a job failed, was canceled or blocked, or keeps losing its lease.
  */
 export async function waitForAllDone(queue: JobStore, count: number, timeoutMs = 120_000, context: () => string = () => ''): Promise<JobRow[]> {
   try {
@@ -229,8 +239,8 @@ export async function waitForAllDone(queue: JobStore, count: number, timeoutMs =
       `${count} jobs done`,
       () => {
         const jobs = queue.listJobs({});
-        const bad = jobs.find((j) => GIVEN_UP.has(j.state));
-        if (bad) throw new Error(`job ${bad.id} ended ${bad.state}: ${bad.errorMessage ?? bad.blockReason ?? ''}`);
+        const why = hopeless(queue, jobs);
+        if (why) throw new Error(why);
         return jobs.length === count && jobs.every((j) => j.state === 'done') ? jobs : undefined;
       },
       timeoutMs,

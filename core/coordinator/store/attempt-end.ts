@@ -16,9 +16,13 @@ const CANCELED_BY_USER: ErrorInfo = { kind: 'canceled', message: 'canceled by us
 /** Every end releases the lease and settles any pending cancel request. */
 const leaveFlight: JobPatch = { lease_expires_at: null, cancel_requested: 0 };
 
-/** A job that waits again (queued, paused, blocked) holds no device and shows no live progress. */
+/**
+ * A job that waits again (queued, paused, blocked) holds no device and shows no live progress,
+ * and no commit identity: the next attempt records its own output's.
+ */
 const waiting: JobPatch = {
   ...leaveFlight,
+  commit_file_id: null,
   agent_id: null,
   device_id: null,
   percent: 0,

@@ -297,6 +297,24 @@ describe('openSqliteStore', () => {
   });
 
   describe('endAttempt', () => {
+    it('forgets the commit identity of a lost attempt, so the next attempt can record its own', () => {
+      // A coordinator that died after recording the identity but before linking the output left
+      // nothing in place; the job is requeued and its next result must still be committable.
+      const id = job(batch(), 'a');
+      const first = claimed();
+      running(first);
+      const commit = { fileId: '1:2', outputSize: 10, encodeMs: 5 };
+      expect(store.markVerifying(id, first.epoch, commit)).toBe('ok');
+      expect(store.recoverLost(() => false, T0 + 1)).toHaveLength(1);
+      expect(store.getJob(id)).toMatchObject({ state: 'queued', commitFileId: null });
+
+      const second = claimed({ now: T0 + 2 });
+      running(second);
+      expect(store.markVerifying(id, second.epoch)).toBe('ok');
+      expect(store.markVerifying(id, second.epoch, { ...commit, fileId: '1:3' })).toBe('ok');
+      expect(store.getJob(id)!.commitFileId).toBe('1:3');
+    });
+
     it('completes a job once; the same result again is stale', () => {
       const id = job(batch(), 'a');
       const c = claimed();
