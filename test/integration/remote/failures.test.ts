@@ -179,12 +179,8 @@ describe('remote agents failing mid-encode', () => {
 
     // The agents find it again by themselves (same URL, same credentials).
     await waitFor('every agent reconnected', () => allConnected(restarted.url, farm.data, farm.agents.map((a) => a.agentId)), 60_000, 200);
-    // PRODUCT BUG (reported, not fixed here): when the kill lands while the coordinator commits a
-    // result (after store.markVerifying recorded commit_file_id, before the job is recorded done)
-    // and no committed output is found after the restart, the job is requeued as lost but keeps
-    // its commit_file_id (core/coordinator/store/attempt-end.ts, `waiting` does not clear it). Every
-    // later attempt's result is then refused as stale by markVerifying (leases.ts), so the job is
-    // re-encoded once per lease TTL forever; this wait fails with "lost its lease 3 times".
+    // A kill that lands mid-commit (identity recorded, output not linked) requeues the job, which
+    // must then commit normally (its stale commit identity is forgotten: attempt-end.ts `waiting`).
     const jobs = await waitForAllDone(farm.queue, names.length, 120_000, logsOf(farm));
 
     for (const j of jobs) expect(farm.queue.listAttempts(j.id).filter((a) => a.outcome === 'done'), describeQueue(farm.queue)).toHaveLength(1);
