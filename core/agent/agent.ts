@@ -62,6 +62,8 @@ export function createAgent(deps: AgentDeps) {
   const keyOf = (jobId: number, epoch: number) => `${jobId}/${epoch}`;
   /** Every attempt until its result is sent (verification outlives the device slot). */
   const jobs = new Set<Promise<void>>();
+  /** Results sent but not yet acknowledged; sent again after a reconnect (completion is idempotent). */
+  const unacked = new Map<string, AgentMessage>();
   let send: (msg: AgentMessage) => void = () => {};
   let heartbeat: TimerHandle | undefined;
 
@@ -132,8 +134,13 @@ export function createAgent(deps: AgentDeps) {
   }
 
   function finish(flight: InFlight, outcome: Parameters<typeof resultOf>[1]): void {
-    inFlight.delete(keyOf(flight.assign.jobId, flight.assign.epoch));
-    if (live(flight)) send(resultOf(flight.assign, outcome));
+    const key = keyOf(flight.assign.jobId, flight.assign.epoch);
+    inFlight.delete(key);
+    if (live(flight)) {
+      const result = resultOf(flight.assign, outcome);
+      unacked.set(key, result);
+      send(result);
+    }
     if (draining && inFlight.size === 0) deps.onDrained?.();
   }
 
@@ -174,6 +181,8 @@ export function createAgent(deps: AgentDeps) {
     if (!parsed.success) return logger.warn('invalid coordinator message dropped', { issues: parsed.error.issues.slice(0, 3) });
     const msg = parsed.data;
     if (msg.type === 'assign') return onAssign(msg);
+    // Any answer to a result settles it (applied, or refused as stale).
+    if (msg.type === 'ack') unacked.delete(keyOf(msg.jobId, msg.epoch));
     if (msg.type === 'welcome') return onWelcome(msg.heartbeatMs, msg.presets);
     if (msg.type === 'drain') {
       draining = true;
@@ -205,6 +214,7 @@ export function createAgent(deps: AgentDeps) {
      */
     reconnected(): void {
       send(hello());
+      for (const result of unacked.values()) send(result);
     },
     draining: () => draining,
     /** Number of assignments held (queued on a device or encoding). */

@@ -353,7 +353,12 @@ export function createCoordinator(deps: CoordinatorDeps) {
         if (!holds(agentId, msg.jobId, msg.epoch)) return;
         return store.appendLog(msg.jobId, msg.lines, clock.now());
       case 'result':
-        void track(results.onResult(agentId, msg)).catch((err) => logger.error('result handling failed', { jobId: msg.jobId, err: String(err) }));
+        // Acknowledged once applied: the agent keeps a result until then and sends it again after
+        // a reconnect, so a result lost with a crashed coordinator does not cost a second encode.
+        void track(results.onResult(agentId, msg)).then(
+          (applied) => applied && send(agentId, { v: PROTOCOL_VERSION, type: 'ack', jobId: msg.jobId, epoch: msg.epoch, status: 'ok' }),
+          (err) => logger.error('result handling failed', { jobId: msg.jobId, err: String(err) }),
+        );
         return;
     }
   }

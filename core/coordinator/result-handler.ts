@@ -35,27 +35,30 @@ export function createResultHandler(ctx: ResultContext) {
   /** Jobs whose output is being linked into place right now; recovery must not requeue them. */
   const committing = new Set<number>();
 
-  async function onResult(agentId: string, msg: Result): Promise<void> {
+  /** Resolves true when the result was applied (the agent gets an `ack ok`), false when refused. */
+  async function onResult(agentId: string, msg: Result): Promise<boolean> {
     const job = store.getJob(msg.jobId);
     if (!job || job.epoch !== msg.epoch || !ACTIVE_STATES.has(job.state) || job.agentId !== agentId) {
       if (job && msg.outcome.ok && job.epoch !== msg.epoch) await dropStaleOutput(job, msg.epoch, msg.outcome.tempPath);
-      return ctx.conflict(agentId, msg.jobId, msg.epoch);
+      ctx.conflict(agentId, msg.jobId, msg.epoch);
+      return false;
     }
     if (msg.outcome.ok) return onSuccess(agentId, job, msg.outcome);
     return onFailure(job, msg.outcome.error);
   }
 
-  async function onSuccess(agentId: string, job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<void> {
+  async function onSuccess(agentId: string, job: JobRow, ok: { tempPath: string; outputSize: number; encodeMs: number }): Promise<boolean> {
     // An output can only come from a started encode, written at the temp name of its own lease.
     const encoded = job.state === 'running' || job.state === 'verifying';
     if (!encoded || ok.tempPath !== tempPathFor(job.outputPath, job.id, job.epoch) || committing.has(job.id)) {
-      return ctx.conflict(agentId, job.id, job.epoch);
+      ctx.conflict(agentId, job.id, job.epoch);
+      return false;
     }
     // Claimed before the first await, so recovery and a repeated result both leave it alone.
     committing.add(job.id);
     try {
       const end = await commit(agentId, job, ok);
-      if (end) finish(job, end, undefined);
+      return end !== undefined && finish(job, end, undefined);
     } finally {
       committing.delete(job.id);
     }
@@ -82,11 +85,12 @@ export function createResultHandler(ctx: ResultContext) {
     }
   }
 
-  async function onFailure(job: JobRow, info: { kind: FarmError['kind']; message: string }): Promise<void> {
+  async function onFailure(job: JobRow, info: { kind: FarmError['kind']; message: string }): Promise<boolean> {
     const err = job.cancelRequested ? errorFromInfo({ kind: 'canceled', message: 'canceled by user' }) : errorFromInfo(info);
     const end = decideAttemptEnd(job, err, ctx.policy, clock.now(), ctx.random);
-    if (!finish(job, end, err)) return;
+    if (!finish(job, end, err)) return false;
     await removeJobTemps(job.outputPath, job.id, job.epoch);
+    return true;
   }
 
   /** Records the end of the attempt; only the first end of a (job, epoch) touches the device. */

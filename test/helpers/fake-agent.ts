@@ -89,8 +89,14 @@ export class FakeAgent {
     return this.ofType('cancel');
   }
 
+  /** Conflicts only: the `ack ok` that settles every applied result is in `applied`. */
   get acks(): Ack[] {
-    return this.ofType('ack');
+    return this.ofType('ack').filter((a) => a.status === 'conflict');
+  }
+
+  /** Results the coordinator acknowledged as applied. */
+  get applied(): Ack[] {
+    return this.ofType('ack').filter((a) => a.status === 'ok');
   }
 
   /** The latest assign of a job; throws when the job was never assigned here. */

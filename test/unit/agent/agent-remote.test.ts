@@ -293,6 +293,26 @@ describe('createAgent as a remote agent', { timeout: 10_000 }, () => {
       ]);
     });
 
+    it('sends a result again after a reconnect until the coordinator acknowledges it', async () => {
+      start();
+      assign(1);
+      assign(2);
+      (await encoder.call(1)).finish();
+      await outbox.result(1);
+      (await encoder.call(2)).finish();
+      await outbox.result(2);
+      // Job 1's result was applied; job 2's was lost with the coordinator that crashed.
+      agent.receive({ v: 1, type: 'ack', jobId: 1, epoch: 1, status: 'ok' });
+
+      agent.reconnected();
+
+      const results = outbox.ofType('result').map((r) => r.jobId);
+      expect(results).toEqual([1, 2, 2]);
+      agent.receive({ v: 1, type: 'ack', jobId: 2, epoch: 1, status: 'conflict' });
+      agent.reconnected();
+      expect(outbox.ofType('result').map((r) => r.jobId)).toEqual([1, 2, 2]);
+    });
+
     it('announces its tags, files mode and job cap in hello', () => {
       start({ tags: ['rtx', 'room-a'], filesMode: 'transfer', maxJobs: 2 });
       expect(outbox.ofType('hello')[0]).toMatchObject({ tags: ['rtx', 'room-a'], files: 'transfer', maxJobs: 2, active: [] });

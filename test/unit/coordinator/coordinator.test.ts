@@ -310,6 +310,8 @@ describe('createCoordinator', { timeout: 10_000 }, () => {
 
       expect(agent.acks).toEqual([{ v: 1, type: 'ack', jobId: id, epoch: a.epoch, status: 'conflict' }]);
       expect(job(id)).toMatchObject({ state: 'done', finalPath: path.join(outDir, 'a.mp4') });
+      // The result that was applied is acknowledged once, so the agent can forget it.
+      expect(agent.applied).toEqual([{ v: 1, type: 'ack', jobId: id, epoch: a.epoch, status: 'ok' }]);
       expect(store.listAttempts(id).map((x) => x.outcome)).toEqual(['done']);
       expect(fs.readdirSync(outDir)).toEqual(['a.mp4']);
       expect(logged.filter((l) => l.level === 'error')).toEqual([]);
