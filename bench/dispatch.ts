@@ -107,8 +107,7 @@ const NO_FFMPEG: FfmpegInstall = { ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe',
 
 /**
  * First lease to last done, as the coordinator's job events say; resolves when every job has
- * ended. (The coordinator reads each changed job back from the store whether or not anyone
- * listens, so listening here adds no store work.)
+ * ended, from the coordinator's cheap 'claimed' and 'ended' events (no row is read for them).
  */
 function watchJobs(service: CoordinatorService, jobs: number) {
   let firstLeased: number | undefined;
@@ -117,12 +116,13 @@ function watchJobs(service: CoordinatorService, jobs: number) {
   const failed = new Set<number>();
   let resolve!: () => void;
   const finished = new Promise<void>((r) => (resolve = r));
-  service.coordinator.events.on('job', (job) => {
-    if (job.state === 'leased') firstLeased ??= performance.now();
-    else if (job.state === 'done') done.add(job.id);
-    else if (job.state === 'failed' || job.state === 'blocked' || job.state === 'canceled') failed.add(job.id);
+  // Cheap events only: listening to 'job' would make the coordinator read every changed row back.
+  service.coordinator.events.on('claimed', () => void (firstLeased ??= performance.now()));
+  service.coordinator.events.on('ended', ({ jobId, state }) => {
+    if (state === 'done') done.add(jobId);
+    else if (state === 'failed' || state === 'blocked' || state === 'canceled') failed.add(jobId);
     else return;
-    if (job.state !== 'leased') lastEnded = performance.now();
+    lastEnded = performance.now();
     if (done.size + failed.size >= jobs) resolve();
   });
   return {

@@ -15,7 +15,7 @@ import {
   type Started,
   type Encoded,
 } from '../shared/protocol/index.ts';
-import type { AgentState, BatchRow, JobRow, JobStore, NewBatch } from './ports.ts';
+import type { AgentState, AttemptEnd, BatchRow, JobRow, JobStore, NewBatch } from './ports.ts';
 import { DevicePool, DEFAULT_QUARANTINE_AFTER, learnedAnnouncement, type PoolDevice } from './device-pool.ts';
 import type { FailurePolicy } from './failure-policy.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
@@ -81,9 +81,15 @@ export interface SubmitResult {
 
 export interface CoordinatorEvents {
   job: [JobRow];
+  /** A job was just leased (its row as claimed), e.g. for queue-wait metrics. */
+  claimed: [JobRow];
+  /** An agent's result ended an attempt; `state` is where the job went. */
+  ended: [{ jobId: number; state: AttemptEnd['to'] }];
   device: [PoolDevice];
   agent: [{ agentId: string; connected: boolean }];
 }
+
+type ClaimOutcome = 'claimed' | 'full' | 'starved';
 
 /** What the coordinator keeps about a connected agent. */
 interface ConnectedAgent {
@@ -134,6 +140,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
     random,
     conflict: (agentId, jobId, epoch) => conflict(agentId, jobId, epoch),
     jobChanged: (jobId) => emitJob(jobId),
+    ended: (jobId, to) => events.emit('ended', { jobId, state: to }),
     deviceChanged: (device) => {
       store.upsertDevices(device.agentId, [learnedAnnouncement(device)], clock.now());
       events.emit('device', device);
@@ -148,6 +155,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
   }
 
   function emitJob(jobId: number): void {
+    // Reading the row back costs a query per change: only when someone listens.
+    if (events.listenerCount('job') === 0) return;
     const job = store.getJob(jobId);
     if (job) events.emit('job', job);
   }
@@ -164,20 +173,27 @@ export function createCoordinator(deps: CoordinatorDeps) {
       return;
     }
     dispatching = true;
+    let starved = false;
     try {
       do {
         again = false;
-        while (claimOne()) again = false;
+        let outcome: ClaimOutcome;
+        while ((outcome = claimOne()) === 'claimed') again = false;
+        starved = outcome === 'starved';
       } while (again);
     } finally {
       dispatching = false;
     }
-    scheduleWake();
+    // A wake-up timer only matters when a slot is free and no job may run yet (backoff): with every
+    // slot busy, the next slot to free dispatches anyway. (Its query walks the queued jobs.)
+    if (starved) scheduleWake();
   }
 
-  function claimOne(): boolean {
+  /** `claimed` one job; `full`: no free slot; `starved`: free slots, but nothing they may take now. */
+  function claimOne(): ClaimOutcome {
     const now = clock.now();
-    for (const device of pool.withFreeSlot()) {
+    const free = pool.withFreeSlot();
+    for (const device of free) {
       const agent = agents.get(device.agentId);
       if (!agent) continue;
       const claim = store.claimNext({
@@ -196,7 +212,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
         const err = new OutputExistsError(`${job.outputPath}: already exists, left untouched (use --on-exists suffix to keep both)`);
         store.endAttempt(job.id, epoch, { to: 'failed', error: err.toInfo(), outcome: 'skipped' }, now);
         emitJob(job.id);
-        return true;
+        return 'claimed';
       }
       const transfer = agent.files === 'transfer';
       const sizeBytes = transfer ? sizeOf(job.inputPath) : undefined;
@@ -205,7 +221,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
         const err = new InputInvalidError(`${job.inputPath}: not found or not a regular file on the coordinator`);
         store.endAttempt(job.id, epoch, { to: 'failed', error: err.toInfo(), outcome: 'failed' }, now);
         emitJob(job.id);
-        return true;
+        return 'claimed';
       }
       pool.occupy(device.key, job.id);
       send(device.agentId, {
@@ -221,10 +237,12 @@ export function createCoordinator(deps: CoordinatorDeps) {
         leaseExpiresAt: now + config.leaseTtlMs,
         leaseTtlMs: config.leaseTtlMs,
       });
-      emitJob(job.id);
-      return true;
+      // The claim returned the leased row: no need to read it back.
+      events.emit('claimed', job);
+      events.emit('job', job);
+      return 'claimed';
     }
-    return false;
+    return free.length ? 'starved' : 'full';
   }
 
   function scheduleWake(): void {
@@ -291,8 +309,11 @@ export function createCoordinator(deps: CoordinatorDeps) {
 
   function onStarted(agentId: string, msg: Started): void {
     const job = store.getJob(msg.jobId);
-    // The temp path must be the one this lease implies: it is deleted later, so it is never taken on trust.
-    if (!job || msg.tempPath !== tempPathFor(job.outputPath, job.id, msg.epoch)) return conflict(agentId, msg.jobId, msg.epoch);
+    // Only the lease's holder may start it; the temp path must be the one this lease implies: it is
+    // deleted later, so it is never taken on trust.
+    if (!job || job.agentId !== agentId || job.epoch !== msg.epoch || msg.tempPath !== tempPathFor(job.outputPath, job.id, msg.epoch)) {
+      return conflict(agentId, msg.jobId, msg.epoch);
+    }
     const info = { tempPath: msg.tempPath, durationS: msg.source.durationS, inputSize: msg.source.sizeBytes };
     if (store.markRunning(msg.jobId, msg.epoch, info, clock.now()) === 'ok') return emitJob(msg.jobId);
     // A repeated `started` for the live lease is harmless; anything else is stale.
@@ -338,7 +359,6 @@ export function createCoordinator(deps: CoordinatorDeps) {
       case 'device-update':
         return;
       case 'started':
-        if (!holds(agentId, msg.jobId, msg.epoch)) return conflict(agentId, msg.jobId, msg.epoch);
         return onStarted(agentId, msg);
       case 'encoded':
         return onEncoded(agentId, msg);

@@ -21,6 +21,8 @@ export interface ResultContext {
   random: () => number;
   conflict(agentId: string, jobId: number, epoch: number): void;
   jobChanged(jobId: number): void;
+  /** An attempt ended (cheap: no row is read), e.g. for a counter of finished jobs. */
+  ended(jobId: number, to: AttemptEnd['to']): void;
   deviceChanged(device: PoolDevice): void;
   dispatch(): void;
 }
@@ -108,6 +110,7 @@ export function createResultHandler(ctx: ResultContext) {
     }
     if (end.to !== 'done' && end.to !== 'paused') logger.warn('attempt ended', { jobId: job.id, to: end.to, error: end.error });
     ctx.jobChanged(job.id);
+    ctx.ended(job.id, end.to);
     ctx.dispatch();
     return true;
   }

@@ -10,16 +10,8 @@ import { createQueueWaitHistogram, renderMetrics } from '../../coordinator/serve
 export function createFarmMetrics(deps: { coordinator: Coordinator; store: JobStore; api: FarmApi; now: () => number }) {
   const queueWait = createQueueWaitHistogram();
   const transferBytes = { download: 0, upload: 0 };
-  const leased = new Set<string>();
-  deps.coordinator.events.on('job', (job) => {
-    if (job.state !== 'leased') return;
-    // One observation per lease, measured from submission (or the retry that queued it again).
-    const key = `${job.id}/${job.epoch}`;
-    if (leased.has(key)) return;
-    leased.add(key);
-    if (leased.size > 100_000) leased.clear();
-    queueWait.observe((deps.now() - job.createdAt) / 1000);
-  });
+  // One observation per lease, measured from submission.
+  deps.coordinator.events.on('claimed', (job) => queueWait.observe((deps.now() - job.createdAt) / 1000));
 
   return {
     addTransferBytes(direction: 'download' | 'upload', n: number): void {

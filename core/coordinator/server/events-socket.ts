@@ -127,14 +127,23 @@ export function createEventsSocket(opts: EventsSocketOptions): EventsSocket {
   const onJob = (job: JobRow) => queue(() => jobs.set(job.id, job));
   const onDevice = (device: PoolDevice) => queue(() => devices.set(device.key, device));
   const onAgent = (a: { agentId: string; connected: boolean }) => queue(() => agents.set(a.agentId, a.connected));
-  events.on('job', onJob);
-  events.on('device', onDevice);
-  events.on('agent', onAgent);
+  // Subscribed only while someone listens: the coordinator reads a job's row back for each change
+  // only when there is a listener for it.
+  function listen(on: boolean): void {
+    const method = on ? events.on.bind(events) : events.off.bind(events);
+    method('job', onJob);
+    method('device', onDevice);
+    method('agent', onAgent);
+  }
 
   function attach(ws: WebSocket): void {
+    if (clients.size === 0) listen(true);
     clients.add(ws);
     ws.on('error', (err) => logger.debug('events socket error', { error: err.message }));
-    ws.on('close', () => clients.delete(ws));
+    ws.on('close', () => {
+      clients.delete(ws);
+      if (clients.size === 0 && !stopped) listen(false);
+    });
     // Clients only listen; anything they send is ignored.
   }
 
@@ -144,10 +153,8 @@ export function createEventsSocket(opts: EventsSocketOptions): EventsSocket {
       wss.handleUpgrade(req, socket, head, attach);
     },
     close() {
+      if (!stopped && clients.size > 0) listen(false);
       stopped = true;
-      events.off('job', onJob);
-      events.off('device', onDevice);
-      events.off('agent', onAgent);
       if (timer) clock.clearTimeout(timer);
       timer = undefined;
       for (const ws of clients) ws.terminate();
