@@ -38,6 +38,8 @@ interface InFlight {
   dropped: boolean;
   /** This agent's own view of when the lease runs out (its clock, counted from receipt). */
   deadline: number;
+  /** The `started` sent for it: sent again after a reconnect, in case the coordinator lost it. */
+  started?: AgentMessage;
 }
 
 export type Agent = ReturnType<typeof createAgent>;
@@ -105,8 +107,11 @@ export function createAgent(deps: AgentDeps) {
           const ref = { v: PROTOCOL_VERSION, jobId: a.jobId, epoch: a.epoch } as const;
           const work = runJob(runnerDeps, a, device, {
             signal: flight.controller.signal,
-            onStarted: (tempPath, source) =>
-              live(flight) && send({ ...ref, type: 'started', tempPath, source: { durationS: source.durationS, sizeBytes: source.sizeBytes } }),
+            onStarted: (tempPath, source) => {
+              if (!live(flight)) return;
+              flight.started = { ...ref, type: 'started', tempPath, source: { durationS: source.durationS, sizeBytes: source.sizeBytes } };
+              send(flight.started);
+            },
             onProgress: (p) => !flight.dropped && send({ ...ref, type: 'progress', ...p }),
             onLog: (lines) => !flight.dropped && send({ ...ref, type: 'log', lines: lines.slice(-200).map((l) => l.slice(0, 4000)) }),
             onEncoded: () => {
@@ -214,6 +219,8 @@ export function createAgent(deps: AgentDeps) {
      */
     reconnected(): void {
       send(hello());
+      // A coordinator that restarted may have lost these; a repeat of either is harmless.
+      for (const f of inFlight.values()) if (f.started && !f.dropped) send(f.started);
       for (const result of unacked.values()) send(result);
     },
     draining: () => draining,

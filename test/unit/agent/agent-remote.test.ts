@@ -293,6 +293,18 @@ describe('createAgent as a remote agent', { timeout: 10_000 }, () => {
       ]);
     });
 
+    it('sends the started of work it still holds again after a reconnect', async () => {
+      start();
+      assign(1);
+      await encoder.call(1);
+      expect(outbox.ofType('started').map((m) => m.jobId)).toEqual([1]);
+
+      agent.reconnected();
+
+      expect(outbox.ofType('started').map((m) => m.jobId)).toEqual([1, 1]);
+      expect(outbox.ofType('started')[1]).toEqual(outbox.ofType('started')[0]);
+    });
+
     it('sends a result again after a reconnect until the coordinator acknowledges it', async () => {
       start();
       assign(1);
