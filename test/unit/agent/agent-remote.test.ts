@@ -1,75 +1,22 @@
-import fs, { promises as fsp } from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../../core/agent/agent.ts';
-import type { AgentDevice, EncodeHooks, EncodeRequest, EncodeSummary, Encoder, ProbeResult, Prober } from '../../../core/agent/ports.ts';
+import type { AgentDevice } from '../../../core/agent/ports.ts';
 import { findBuiltinPreset } from '../../../core/shared/builtin-presets.ts';
 import type { Clock, TimerHandle } from '../../../core/shared/clock.ts';
 import { silentLogger } from '../../../core/shared/logger.ts';
 import type { Preset } from '../../../core/shared/preset.ts';
-import { AgentMessageSchema, type AgentMessage, type Assign, type Result } from '../../../core/shared/protocol/index.ts';
+import type { Assign } from '../../../core/shared/protocol/index.ts';
 import { tempPathFor } from '../../../core/shared/temp-names.ts';
 import { waitFor } from '../../helpers/cli.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
+import { FakeEncoder, FakeProber, Outbox } from '../../helpers/agent-fakes.ts';
 import { builtinPreset } from '../../helpers/presets.ts';
 
 const HEARTBEAT_MS = 10_000;
 const STALL_MS = 60_000;
-
-/** One call of the FAKE encoder, held open until the test finishes it or the signal aborts it. */
-class EncodeCall {
-  readonly result: Promise<EncodeSummary>;
-  private settle!: { resolve: (s: EncodeSummary) => void; reject: (e: unknown) => void };
-
-  constructor(
-    readonly req: EncodeRequest,
-    readonly hooks: EncodeHooks,
-  ) {
-    this.result = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
-    const onAbort = () => this.settle.reject(hooks.signal.reason);
-    if (hooks.signal.aborted) onAbort();
-    else hooks.signal.addEventListener('abort', onAbort, { once: true });
-  }
-
-  progress(outTimeS: number): void {
-    this.hooks.onProgress({ frame: Math.round(outTimeS * 25), fps: 100, speed: 4, outTimeS, percent: outTimeS * 10, etaS: 1 });
-  }
-
-  finish(): void {
-    this.settle.resolve({ stderrTail: [], encodeMs: 1200, avgFps: 100 });
-  }
-}
-
-/** A FAKE Encoder (the agent's Encoder port): writes a few bytes to the temp path, then waits for the test. */
-class FakeEncoder implements Encoder {
-  readonly calls: EncodeCall[] = [];
-  private waiters: { n: number; resolve: (c: EncodeCall) => void }[] = [];
-
-  async encode(req: EncodeRequest, hooks: EncodeHooks): Promise<EncodeSummary> {
-    await fsp.writeFile(req.tempPath, `encoded ${path.basename(req.inputPath)}`);
-    const call = new EncodeCall(req, hooks);
-    this.calls.push(call);
-    for (const w of this.waiters.filter((x) => x.n <= this.calls.length)) w.resolve(this.calls[w.n - 1]!);
-    this.waiters = this.waiters.filter((x) => x.n > this.calls.length);
-    return call.result;
-  }
-
-  /** Resolves with the n-th call (1-based) once it has been made. */
-  call(n: number): Promise<EncodeCall> {
-    const made = this.calls[n - 1];
-    if (made) return Promise.resolve(made);
-    return new Promise((resolve) => this.waiters.push({ n, resolve }));
-  }
-}
-
-/** A FAKE Prober (the agent's Prober port): a 10 s h264 source; a temp output probes as a matching h264 file. */
-class FakeProber implements Prober {
-  async probe(p: string): Promise<ProbeResult> {
-    const sizeBytes = p.endsWith('.part') ? (await fsp.stat(p)).size : 5000;
-    return { durationS: 10, sizeBytes, formatName: 'mov,mp4', video: { codec: 'h264', width: 320, height: 240 }, audioStreams: 1 };
-  }
-}
 
 /**
  * A FAKE clock for a frozen process: timers run on the FakeClock, but `freeze(ms)` moves `now()`
@@ -90,36 +37,6 @@ class FreezableClock implements Clock {
   }
   freeze(ms: number): void {
     this.skew += ms;
-  }
-}
-
-/** What the agent sent, with a way to wait for a message that has not arrived yet. */
-class Outbox {
-  readonly sent: AgentMessage[] = [];
-  private waiters: { match: (m: AgentMessage) => boolean; resolve: (m: AgentMessage) => void }[] = [];
-
-  readonly transport = (msg: AgentMessage): void => {
-    this.sent.push(AgentMessageSchema.parse(msg));
-    const hit = this.waiters.find((w) => w.match(msg));
-    if (hit) {
-      this.waiters = this.waiters.filter((w) => w !== hit);
-      hit.resolve(msg);
-    }
-  };
-
-  ofJob(jobId: number): AgentMessage[] {
-    return this.sent.filter((m) => 'jobId' in m && m.jobId === jobId);
-  }
-
-  ofType<T extends AgentMessage['type']>(type: T): Extract<AgentMessage, { type: T }>[] {
-    return this.sent.filter((m): m is Extract<AgentMessage, { type: T }> => m.type === type);
-  }
-
-  result(jobId: number): Promise<Result> {
-    const isResult = (m: AgentMessage): m is Result => m.type === 'result' && m.jobId === jobId;
-    const there = this.sent.find(isResult);
-    if (there) return Promise.resolve(there);
-    return new Promise((resolve) => this.waiters.push({ match: isResult, resolve: (m) => resolve(m as Result) }));
   }
 }
 
