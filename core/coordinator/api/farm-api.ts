@@ -2,16 +2,17 @@ import { JOB_STATES } from '../../shared/job-state.ts';
 import type {
   AgentView,
   BatchView,
-  JobView,
+  JobActionRequestSchema,
   StatusResponse,
+  SubmitRequestSchema,
   SubmitResponse,
 } from '../../shared/protocol/index.ts';
-import type { SubmitRequestSchema, JobActionRequestSchema } from '../../shared/protocol/index.ts';
 import type { z } from 'zod';
 import type { Coordinator } from '../coordinator.ts';
-import type { JobRow, JobStore } from '../ports.ts';
+import type { JobStore } from '../ports.ts';
 import type { PresetCatalog } from '../preset-catalog.ts';
 import { planBatch } from '../intake/plan-batch.ts';
+import { jobView } from './job-view.ts';
 
 /** A request the API refuses, with the HTTP status and a code the client can act on. */
 export class ApiRequestError extends Error {
@@ -25,28 +26,6 @@ export class ApiRequestError extends Error {
   }
 }
 
-export function jobView(j: JobRow): JobView {
-  return {
-    id: j.id,
-    batchId: j.batchId,
-    inputPath: j.inputPath,
-    presetId: j.presetId,
-    outputPath: j.outputPath,
-    state: j.state,
-    percent: j.percent,
-    fps: j.fps,
-    etaS: j.etaS,
-    attempts: j.attempts,
-    agentId: j.agentId,
-    deviceId: j.deviceId,
-    inputSize: j.inputSize,
-    outputSize: j.outputSize,
-    finalPath: j.finalPath,
-    errorKind: j.errorKind,
-    errorMessage: j.errorMessage,
-    blockReason: j.blockReason,
-  };
-}
 
 function batchView(store: JobStore, id: number): BatchView | undefined {
   const b = store.getBatch(id);

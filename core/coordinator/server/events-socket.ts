@@ -7,32 +7,9 @@ import { silentLogger, type Logger } from '../../shared/logger.ts';
 import type { CoordinatorEvents } from '../coordinator.ts';
 import type { PoolDevice } from '../device-pool.ts';
 import type { JobRow } from '../ports.ts';
+import { EVENTS_SUBPROTOCOL, type DeviceView, type EventsFrame } from '../../shared/protocol/index.ts';
+import { jobView } from '../api/job-view.ts';
 import { writeSocketError } from './http-errors.ts';
-
-/** The one subprotocol this endpoint speaks; the `bearer.<token>` one is never echoed back. */
-export const EVENTS_SUBPROTOCOL = 'encodefarm.v1';
-
-/** A device as it goes over the wire (the pool's `busy` Set becomes an array of job ids). */
-export interface DeviceView {
-  key: string;
-  agentId: string;
-  id: string;
-  kind: PoolDevice['kind'];
-  label: string;
-  codecs: PoolDevice['codecs'];
-  slots: number;
-  announcedSlots: number;
-  limitGroup: string | null;
-  state: PoolDevice['state'];
-  busy: number[];
-  faults: number;
-  reason: string | null;
-}
-
-export type EventsFrame =
-  | { type: 'jobs'; jobs: JobRow[] }
-  | { type: 'devices'; devices: DeviceView[] }
-  | { type: 'agent'; agentId: string; connected: boolean };
 
 export interface EventsSocketOptions {
   /** coordinator.events */
@@ -83,6 +60,7 @@ export function createEventsSocket(opts: EventsSocketOptions): EventsSocket {
     maxPayload: 4096,
     clientTracking: false,
     perMessageDeflate: false,
+    // The one subprotocol this endpoint speaks; the `bearer.<token>` one is never echoed back.
     handleProtocols: (offered) => (offered.has(EVENTS_SUBPROTOCOL) ? EVENTS_SUBPROTOCOL : false),
   });
   const clients = new Set<WebSocket>();
@@ -94,7 +72,7 @@ export function createEventsSocket(opts: EventsSocketOptions): EventsSocket {
 
   function frames(): EventsFrame[] {
     const out: EventsFrame[] = [];
-    if (jobs.size) out.push({ type: 'jobs', jobs: [...jobs.values()] });
+    if (jobs.size) out.push({ type: 'jobs', jobs: [...jobs.values()].map(jobView) });
     if (devices.size) out.push({ type: 'devices', devices: [...devices.values()].map(deviceView) });
     for (const [agentId, connected] of agents) out.push({ type: 'agent', agentId, connected });
     jobs.clear();

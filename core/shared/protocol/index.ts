@@ -1,2 +1,3 @@
 export * from './v1.ts';
 export * from './api.ts';
+export * from './events.ts';

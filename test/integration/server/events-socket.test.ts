@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import type { CoordinatorEvents } from '../../../core/coordinator/coordinator.ts';
 import type { PoolDevice } from '../../../core/coordinator/device-pool.ts';
 import type { JobRow } from '../../../core/coordinator/ports.ts';
+import { EventsFrameSchema, JobViewSchema } from '../../../core/shared/protocol/index.ts';
 import { createEventsSocket, type EventsSocket } from '../../../core/coordinator/server/events-socket.ts';
 import { allowedHostsFor } from '../../../core/coordinator/server/guards.ts';
 import { createHttpServer, type FarmHttpServer } from '../../../core/coordinator/server/http-server.ts';
@@ -147,6 +148,9 @@ describe('createEventsSocket', () => {
       { type: 'devices', devices: [expect.objectContaining({ key: 'agt-a/gpu0', busy: [7], limitGroup: null })] },
       { type: 'agent', agentId: 'agt-a', connected: false },
     ]);
+    // Every frame is what the shared schema (the UI's side) says, jobs as API job views.
+    for (const frame of received) expect(EventsFrameSchema.safeParse(frame).success).toBe(true);
+    expect(Object.keys((received[0] as { jobs: object[] }).jobs[0]!).sort()).toEqual(Object.keys(JobViewSchema.shape).sort());
   });
 
   it('keeps no timer and no backlog while nobody listens', async () => {
