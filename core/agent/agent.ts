@@ -29,6 +29,8 @@ export interface AgentDeps extends JobRunnerDeps {
   maxJobs?: number;
   /** The operator drained this agent and its last job is done: the host process should stop. */
   onDrained?: () => void;
+  /** The coordinator's timings arrived (its welcome), e.g. to tune the transport's dead-link check. */
+  onWelcome?: (timings: { heartbeatMs: number; leaseTtlMs: number }) => void;
 }
 
 interface InFlight {
@@ -188,7 +190,10 @@ export function createAgent(deps: AgentDeps) {
     if (msg.type === 'assign') return onAssign(msg);
     // Any answer to a result settles it (applied, or refused as stale).
     if (msg.type === 'ack') unacked.delete(keyOf(msg.jobId, msg.epoch));
-    if (msg.type === 'welcome') return onWelcome(msg.heartbeatMs, msg.presets);
+    if (msg.type === 'welcome') {
+      deps.onWelcome?.({ heartbeatMs: msg.heartbeatMs, leaseTtlMs: msg.leaseTtlMs });
+      return onWelcome(msg.heartbeatMs, msg.presets);
+    }
     if (msg.type === 'drain') {
       draining = true;
       logger.info('drained by the operator: finishing current work, taking no more');

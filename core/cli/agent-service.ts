@@ -77,6 +77,9 @@ export function startAgentService(opts: AgentServiceOptions): AgentService {
       tags: opts.tags,
       maxJobs: opts.maxJobs,
       onDrained: () => resolveStopped({ ok: true }),
+      // A dead link is noticed within half a lease (at most 30 s), so a restored one comes back
+      // while the work it holds may still be its own.
+      onWelcome: ({ leaseTtlMs }) => link.setDeadAfter(Math.min(30_000, Math.max(1000, Math.floor(leaseTtlMs / 2)))),
     },
   );
   let started = false;

@@ -42,6 +42,8 @@ export interface AgentLink {
   start(): void;
   /** Sends now when connected; otherwise buffers (see Outbox for what is kept). */
   send(msg: AgentMessage): void;
+  /** Changes how long a silent link is kept (e.g. to well inside the lease the coordinator announced). */
+  setDeadAfter(ms: number): void;
   connected(): boolean;
   /** Stops reconnecting and closes the socket; resolves once it is closed. Buffered messages are discarded. */
   close(): Promise<void>;
@@ -99,7 +101,7 @@ export function createAgentLink(opts: AgentLinkOptions): AgentLink {
 class Link implements AgentLink {
   private readonly wsUrl: string;
   private readonly backoff: BackoffOptions;
-  private readonly deadAfterMs: number;
+  private deadAfterMs: number;
   private readonly stableAfterMs: number;
   private readonly outbox: Outbox;
   private current: Attempt | null = null;
@@ -121,6 +123,11 @@ class Link implements AgentLink {
     this.deadAfterMs = positive('deadAfterMs', opts.deadAfterMs ?? 30_000);
     this.stableAfterMs = positive('stableAfterMs', opts.stableAfterMs ?? 5000);
     this.outbox = new Outbox({ logger: opts.logger, ...(opts.maxBuffered !== undefined ? { maxMessages: opts.maxBuffered } : {}) });
+  }
+
+  setDeadAfter(ms: number): void {
+    this.deadAfterMs = positive('deadAfterMs', ms);
+    // The watch running now still waits out its old interval; the next one uses the new one.
   }
 
   start(): void {

@@ -360,6 +360,22 @@ describe('createAgentLink', () => {
     await until(c, 'connection', () => c.connections === 2);
   });
 
+  it('drops a quiet link after the dead-link time set later (setDeadAfter)', async () => {
+    const c = await tracked(await startCoordinator({ autoPong: false }));
+    const { link, clock, entries } = makeLink(c.base, { deadAfterMs: 30_000 });
+    link.start();
+    await until(c, 'message', () => c.received.length === 1);
+    link.setDeadAfter(3000);
+
+    // The watch that was running (every 10 s, for 30 s) fires at 10 s: 10 s of silence now exceeds
+    // the new 3 s, where the old 30 s would have kept the link.
+    clock.advance(9_999);
+    expect(entries.some((e) => /silent/.test(e.msg))).toBe(false);
+    clock.advance(1);
+    expect(entries.some((e) => /silent/.test(e.msg))).toBe(true);
+    expect(() => link.setDeadAfter(0)).toThrow();
+  });
+
   it('counts any frame from the coordinator as a sign of life', async () => {
     const c = await tracked(await startCoordinator({ autoPong: false }));
     const { link, clock, received, events, entries } = makeLink(c.base, { deadAfterMs: 3000 });

@@ -121,6 +121,13 @@ afterEach(async () => {
 // Every wait here is on an event; a missing one should fail fast, not after the global 120 s.
 describe('createAgent as a remote agent', { timeout: 10_000 }, () => {
   describe('welcome', () => {
+    it('tells its host the coordinator’s timings (the link tunes its dead-link check to them)', () => {
+      const seen: { heartbeatMs: number; leaseTtlMs: number }[] = [];
+      start({ onWelcome: (t) => seen.push(t) });
+      welcome(3000);
+      expect(seen).toEqual([{ heartbeatMs: 3000, leaseTtlMs: 60_000 }]);
+    });
+
     it('switches to the heartbeat interval the coordinator asks for', async () => {
       start();
       assign(1);
