@@ -81,6 +81,12 @@ export function parseIntOption(name: string, value: string | undefined, min: num
   return n;
 }
 
+/** A whole number of seconds (>= 1) as milliseconds; undefined when the option is absent. */
+export function secondsOption(name: string, value: string | undefined): number | undefined {
+  const s = parseIntOption(name, value, 1);
+  return s === undefined ? undefined : s * 1000;
+}
+
 /** `--gpus 0,2` / `--gpus none` / absent (all). */
 export function parseGpus(value: string | undefined): number[] | 'none' | undefined {
   if (value === undefined || value === 'all') return undefined;

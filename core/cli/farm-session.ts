@@ -11,6 +11,7 @@ import {
   findFfmpeg,
   openData,
   parseIntOption,
+  secondsOption,
   type CommonOptions,
   type DeviceOptions,
   type OpenedData,
@@ -46,14 +47,14 @@ export async function withFarmSession(opts: FarmOptions, term: Terminal, body: (
       term.err('encodefarm: no device can encode here (see `encodefarm devices`)\n');
       return EXIT.failed;
     }
-    const stall = parseIntOption('stall-timeout', opts.stallTimeout, 1);
+    const stallTimeoutMs = secondsOption('stall-timeout', opts.stallTimeout);
     const farm = await startLocalFarm({
       store: data.store,
       ffmpeg,
       deviceSet,
       logger: data.logger,
       coordinator: retryConfig(opts),
-      stallTimeoutMs: stall === undefined ? undefined : stall * 1000,
+      stallTimeoutMs,
     });
     const labels = new Map(farm.coordinator.devices().map((d) => [d.id, d.kind === 'simulated-gpu' ? `${d.label} (simulated)` : d.label]));
     try {

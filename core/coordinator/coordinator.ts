@@ -351,7 +351,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
         return onHello(agentId, msg);
       case 'heartbeat':
         for (const l of msg.leases) {
-          if (!holds(agentId, l.jobId, l.epoch) || store.renewLease(l.jobId, l.epoch, clock.now() + config.leaseTtlMs) === 'stale') {
+          if (store.renewLease(l.jobId, l.epoch, clock.now() + config.leaseTtlMs, agentId) === 'stale') {
             conflict(agentId, l.jobId, l.epoch);
           } else send(agentId, { v: PROTOCOL_VERSION, type: 'lease', jobId: l.jobId, epoch: l.epoch, leaseTtlMs: config.leaseTtlMs });
         }
@@ -364,7 +364,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
         return onEncoded(agentId, msg);
       case 'progress': {
         const p = { percent: msg.percent, fps: msg.fps, speed: msg.speed, outTimeS: msg.outTimeS, etaS: msg.etaS };
-        if (!holds(agentId, msg.jobId, msg.epoch) || store.updateProgress(msg.jobId, msg.epoch, p) === 'stale') {
+        if (store.updateProgress(msg.jobId, msg.epoch, p, agentId) === 'stale') {
           return conflict(agentId, msg.jobId, msg.epoch);
         }
         return emitJob(msg.jobId);

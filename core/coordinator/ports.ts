@@ -188,8 +188,10 @@ export interface JobStore {
    * verified file's identity, size and encode time — once per attempt; a second time is 'stale'.
    */
   markVerifying(jobId: number, epoch: number, commit?: { fileId: string; outputSize: number; encodeMs: number }): FencedResult;
-  updateProgress(jobId: number, epoch: number, p: ProgressUpdate): FencedResult;
-  renewLease(jobId: number, epoch: number, leaseExpiresAt: number): FencedResult;
+  /** With `agentId`, also 'stale' unless that agent holds the lease. */
+  updateProgress(jobId: number, epoch: number, p: ProgressUpdate, agentId?: string): FencedResult;
+  /** With `agentId`, also 'stale' unless that agent holds the lease. */
+  renewLease(jobId: number, epoch: number, leaseExpiresAt: number, agentId?: string): FencedResult;
   /** Ends the attempt and moves the job; a second call for the same (job, epoch) returns 'stale'. */
   endAttempt(jobId: number, epoch: number, end: AttemptEnd, now: number): FencedResult;
   /** Keeps the last `keep` lines per job. */

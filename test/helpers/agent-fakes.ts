@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { EncodeHooks, EncodeRequest, EncodeSummary, Encoder, ProbeResult, Prober } from '../../core/agent/ports.ts';
 import { InputInvalidError } from '../../core/shared/errors.ts';
 import type { Codec } from '../../core/shared/preset.ts';
-import { AgentMessageSchema, type AgentMessage, type Result } from '../../core/shared/protocol/index.ts';
+import { AgentMessageSchema, type AgentMessage, type Assign, type Result } from '../../core/shared/protocol/index.ts';
 
 /** One call of the FAKE encoder, held open until the test finishes it or the signal aborts it. */
 export class EncodeCall {
@@ -117,4 +117,22 @@ export class Outbox {
     if (there) return Promise.resolve(there);
     return new Promise((resolve) => this.waiters.push({ match: isResult, resolve: (m) => resolve(m as Result) }));
   }
+}
+
+/** An assign of `clip-<jobId>` on gpu0 (epoch 1, 60 s lease), as a coordinator would send it. */
+export function assignMessage(jobId: number, outDir: string, now: number, overrides: Partial<Assign> = {}): Assign {
+  return {
+    v: 1,
+    type: 'assign',
+    jobId,
+    epoch: 1,
+    deviceId: 'gpu0',
+    input: { path: `/media/in/clip-${jobId}.mov` },
+    transfer: false,
+    presetId: 'h264-fast',
+    output: { path: path.join(outDir, `clip-${jobId}.mp4`) },
+    leaseExpiresAt: now + 60_000,
+    leaseTtlMs: 60_000,
+    ...overrides,
+  };
 }

@@ -5,7 +5,7 @@ import { FfmpegMissingError } from '../../shared/errors.ts';
 import { enroll } from '../../agent/client/enroll.ts';
 import { defaultAgentConfigDir, loadAgentIdentity, saveAgentIdentity, type AgentIdentity } from '../../agent/client/agent-config.ts';
 import { parsePathMapping } from '../../agent/files/path-map.ts';
-import { UsageError, discoverDevices, findFfmpeg, parseIntOption, type DeviceOptions, type Terminal } from '../context.ts';
+import { UsageError, discoverDevices, findFfmpeg, parseIntOption, secondsOption, type DeviceOptions, type Terminal } from '../context.ts';
 import { EXIT } from '../farm-session.ts';
 import { startAgentService } from '../agent-service.ts';
 
@@ -89,7 +89,7 @@ export async function runAgent(opts: AgentOptions, term: Terminal, signal: Abort
     cacheMaxBytes,
     tags: opts.tag ?? [],
     maxJobs,
-    stallTimeoutMs: parseIntOption('stall-timeout', opts.stallTimeout, 1) !== undefined ? Number(opts.stallTimeout) * 1000 : undefined,
+    stallTimeoutMs: secondsOption('stall-timeout', opts.stallTimeout),
   });
   const where = service.mode === 'shared' ? `shared storage under ${roots.join(', ')}` : 'file transfer (no shared storage)';
   term.out(`agent ${identity.agentId} serving ${identity.coordinator}: ${devices.devices.map((d) => d.label).join(', ')}; ${where}\n`);

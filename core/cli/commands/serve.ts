@@ -2,7 +2,7 @@ import os from 'node:os';
 import { jsonLogger } from '../../shared/logger.ts';
 import { resolveDataDir } from '../../coordinator/store/data-dir.ts';
 import { FfmpegMissingError } from '../../shared/errors.ts';
-import { UsageError, discoverDevices, findFfmpeg, openData, parseIntOption, type CommonOptions, type DeviceOptions, type Terminal } from '../context.ts';
+import { UsageError, discoverDevices, findFfmpeg, openData, secondsOption, type CommonOptions, type DeviceOptions, type Terminal } from '../context.ts';
 import { EXIT } from '../farm-session.ts';
 import { startCoordinatorService } from '../serve/coordinator-service.ts';
 import { loadOrCreateApiToken, removeServeInfo, writeServeInfo } from '../remote/serve-info.ts';
@@ -32,8 +32,8 @@ export function parseListen(v: string | undefined): { host: string; port: number
  */
 export async function runServe(opts: ServeOptions, term: Terminal, signal: AbortSignal): Promise<number> {
   const listen = parseListen(opts.listen);
-  const leaseTtlS = parseIntOption('lease-ttl', opts.leaseTtl, 1);
-  const heartbeatS = parseIntOption('heartbeat', opts.heartbeat, 1);
+  const leaseTtlMs = secondsOption('lease-ttl', opts.leaseTtl);
+  const heartbeatMs = secondsOption('heartbeat', opts.heartbeat);
   const dataDir = resolveDataDir({ flag: opts.dataDir, env: term.env });
   const data = openData(opts, term);
   // Structured logs on stderr (JSON lines) as well as in the data dir's log file.
@@ -69,11 +69,11 @@ export async function runServe(opts: ServeOptions, term: Terminal, signal: Abort
       tls: Boolean(opts.tls),
       allowHosts: opts.allowHost,
       coordinator: {
-        ...(leaseTtlS !== undefined && { leaseTtlMs: leaseTtlS * 1000 }),
-        ...(heartbeatS !== undefined && { heartbeatMs: heartbeatS * 1000 }),
+        ...(leaseTtlMs !== undefined && { leaseTtlMs }),
+        ...(heartbeatMs !== undefined && { heartbeatMs }),
       },
-      pingMs: parseIntOption('ping', opts.ping, 1) !== undefined ? Number(opts.ping) * 1000 : undefined,
-      stallTimeoutMs: parseIntOption('stall-timeout', opts.stallTimeout, 1) !== undefined ? Number(opts.stallTimeout) * 1000 : undefined,
+      pingMs: secondsOption('ping', opts.ping),
+      stallTimeoutMs: secondsOption('stall-timeout', opts.stallTimeout),
     });
     const { url } = service.address;
     await writeServeInfo(dataDir, { url, pid: process.pid, fingerprint: service.fingerprint });

@@ -94,9 +94,10 @@ export function leases(db: Db): Leases {
     .pluck();
 
   /** The job while (jobId, epoch) is its open attempt; undefined means the caller is stale. */
-  const fenced = (jobId: number, epoch: number): JobRecord | undefined => {
+  const fenced = (jobId: number, epoch: number, agentId?: string): JobRecord | undefined => {
     const job = jobById.get(jobId);
-    return job && job.epoch === epoch && ACTIVE_STATES.has(job.state) ? job : undefined;
+    const holder = agentId === undefined || job?.agent_id === agentId;
+    return job && holder && job.epoch === epoch && ACTIVE_STATES.has(job.state) ? job : undefined;
   };
 
   const end = (job: JobRecord, how: AttemptEnd, now: number): void => {
@@ -158,14 +159,14 @@ export function leases(db: Db): Leases {
       },
     ),
 
-    updateProgress: writeTx(db, (jobId: number, epoch: number, p: ProgressUpdate): FencedResult => {
-      if (!fenced(jobId, epoch)) return 'stale';
+    updateProgress: writeTx(db, (jobId: number, epoch: number, p: ProgressUpdate, agentId?: string): FencedResult => {
+      if (!fenced(jobId, epoch, agentId)) return 'stale';
       writeJob(jobId, { percent: p.percent, fps: p.fps, speed: p.speed, out_time_s: p.outTimeS, eta_s: p.etaS });
       return 'ok';
     }),
 
-    renewLease: writeTx(db, (jobId: number, epoch: number, leaseExpiresAt: number): FencedResult => {
-      if (!fenced(jobId, epoch)) return 'stale';
+    renewLease: writeTx(db, (jobId: number, epoch: number, leaseExpiresAt: number, agentId?: string): FencedResult => {
+      if (!fenced(jobId, epoch, agentId)) return 'stale';
       writeJob(jobId, { lease_expires_at: leaseExpiresAt });
       return 'ok';
     }),

@@ -12,7 +12,7 @@ import type { Assign } from '../../../core/shared/protocol/index.ts';
 import { tempPathFor } from '../../../core/shared/temp-names.ts';
 import { waitFor } from '../../helpers/cli.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
-import { FakeEncoder, FakeProber, Outbox } from '../../helpers/agent-fakes.ts';
+import { FakeEncoder, FakeProber, Outbox, assignMessage } from '../../helpers/agent-fakes.ts';
 import { builtinPreset } from '../../helpers/presets.ts';
 
 const HEARTBEAT_MS = 10_000;
@@ -81,20 +81,7 @@ function start(overrides: Partial<Parameters<typeof createAgent>[0]> = {}): void
 }
 
 function assign(jobId: number, overrides: Partial<Assign> = {}): Assign {
-  const a: Assign = {
-    v: 1,
-    type: 'assign',
-    jobId,
-    epoch: 1,
-    deviceId: 'gpu0',
-    input: { path: `/media/in/clip-${jobId}.mov` },
-    transfer: false,
-    presetId: 'h264-fast',
-    output: { path: path.join(outDir, `clip-${jobId}.mp4`) },
-    leaseExpiresAt: clock.now() + 60_000,
-    leaseTtlMs: 60_000,
-    ...overrides,
-  };
+  const a = assignMessage(jobId, outDir, clock.now(), overrides);
   agent.receive(a);
   return a;
 }
