@@ -49,7 +49,7 @@ describe('readConnection', () => {
     const storage = new Map<string, string>();
     const conn = readConnection(
       { hash: '#token=abc%2Fdef', pathname: '/', search: '' } as Location,
-      { setItem: (k: string, v: string) => storage.set(k, v), getItem: (k: string) => storage.get(k) ?? null } as Storage,
+      { setItem: (k: string, v: string) => void storage.set(k, v), getItem: (k: string) => storage.get(k) ?? null } as unknown as Storage,
       { replaceState: replace } as unknown as History,
     );
     expect(conn).toEqual({ baseUrl: '', token: 'abc/def' });
