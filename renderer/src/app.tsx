@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { SubmitResponse } from '../../core/shared/protocol/index.ts';
 import { createApiClient } from './api/client.ts';
-import { readConnection, type Connection } from './api/connection.ts';
+import { forgetConnection, readConnection, type Connection } from './api/connection.ts';
 import { connectEvents } from './api/events.ts';
 import { AppContext, createEventsHub, type AppServices } from './app-context.tsx';
 import { desktopBridge } from './bridge.ts';
@@ -82,7 +82,7 @@ export function AppShell({ services }: { services: AppServices }) {
     return (
       <TokenRejected
         onForget={() => {
-          sessionStorage.removeItem('encodefarm.token');
+          forgetConnection();
           window.location.reload();
         }}
       />

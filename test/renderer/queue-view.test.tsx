@@ -153,7 +153,7 @@ describe('QueueView', () => {
 
     fireEvent.change(screen.getByTestId('queue-filter-text'), { target: { value: 'clip-3' } });
     await waitFor(() => expect(jobs).toHaveBeenLastCalledWith(expect.objectContaining({ q: 'clip-3', states: ['failed'] })));
-    await waitFor(() => expect(screen.getByTestId('queue-count').textContent).toBe('1 jobs'));
+    await waitFor(() => expect(screen.getByTestId('queue-count').textContent).toBe('1 job'));
 
     fireEvent.change(screen.getByTestId('queue-sort'), { target: { value: 'size' } });
     await waitFor(() => expect(jobs).toHaveBeenLastCalledWith(expect.objectContaining({ sort: 'size', dir: 'asc' })));

@@ -24,3 +24,8 @@ export function readConnection(loc: Location = window.location, storage: Storage
   const stored = storage.getItem(STORAGE_KEY);
   return stored ? { baseUrl: '', token: stored } : undefined;
 }
+
+/** Drops a stored token the coordinator refused, so the next load asks for the link again. */
+export function forgetConnection(storage: Storage = window.sessionStorage): void {
+  storage.removeItem(STORAGE_KEY);
+}

@@ -1,6 +1,6 @@
 import type { AgentView } from '../../../../core/shared/protocol/index.ts';
 import { formatAgo } from '../../lib/format.ts';
-import { ConfirmButton } from './confirm-button.tsx';
+import { ConfirmButton } from '../../components/confirm-button.tsx';
 
 export type AgentAction = 'pause' | 'drain' | 'resume' | 'revoke';
 

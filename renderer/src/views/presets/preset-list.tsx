@@ -1,6 +1,6 @@
 import type { PresetEntry } from '../../../../core/shared/protocol/index.ts';
 import type { Preset } from '../../../../core/shared/preset.ts';
-import { ConfirmButton } from './confirm-button.tsx';
+import { ConfirmButton } from '../../components/confirm-button.tsx';
 
 /** One line that says what a preset makes, e.g. "hevc · q28 · medium · ≤1080p · audio aac 160k · mkv". */
 export function presetSummary(p: Preset): string {

@@ -107,7 +107,7 @@ export function QueueToolbar({
           Group by batch
         </label>
         <span className="queue-count" data-testid="queue-count" aria-live="polite">
-          {total === null ? 'Loading…' : `${total} jobs`}
+          {total === null ? 'Loading…' : `${total} ${total === 1 ? 'job' : 'jobs'}`}
         </span>
       </div>
       <div className="toolbar-group">
