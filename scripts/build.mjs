@@ -20,3 +20,5 @@ await build({
 cpSync(new URL('core/coordinator/store/migrations/', root), new URL('dist/migrations/', root), { recursive: true });
 // The UI the coordinator serves at `/` (and Electron loads from it).
 await viteBuild({ configFile: new URL('renderer/vite.config.ts', root).pathname, logLevel: 'warn' });
+// The desktop shell: main, the sandboxed preload (CJS) and the coordinator's utility-process host.
+await import('./build-electron.mjs');

@@ -8,7 +8,6 @@ import { desktopBridge } from './bridge.ts';
 import { AppHeader } from './components/app-header.tsx';
 import { MissingToken } from './components/missing-token.tsx';
 import { TokenRejected } from './components/token-rejected.tsx';
-import { useDesktopProgress } from './state/desktop-progress.ts';
 import { navigate, useHashRoute } from './state/hash-route.ts';
 import { announceJobsChanged } from './state/jobs-changed.ts';
 import { watchUnauthorized } from './state/watch-unauthorized.ts';
@@ -62,7 +61,6 @@ export function AppShell({ services }: { services: AppServices }) {
   const [notice, setNotice] = useState('');
   const addInputs = useCallback((inputs: PendingInput[]) => setPending((cur) => [...(cur ?? []), ...inputs]), []);
   const dragging = useWindowDrop(bridge, addInputs);
-  useDesktopProgress(bridge, events, app.api);
 
   const pickFiles = bridge
     ? () =>

@@ -1,14 +1,12 @@
 /**
  * What the Electron preload adds to the page as `window.encodefarm` (absent in a plain browser):
- * only OS things — real paths of dropped files, native pickers, notifications, taskbar progress.
+ * only OS things — real paths of dropped files and native pickers. OS notifications and the
+ * taskbar/dock progress are main's alone (it polls the coordinator itself, window shown or not).
  */
 export interface EncodeFarmBridge {
   getPathForFile(file: File): string;
   pickFiles(): Promise<string[]>;
   pickFolder(): Promise<string | null>;
-  notify(title: string, body: string): void;
-  /** 0–1 shows a bar, null hides it. */
-  setProgress(fraction: number | null): void;
 }
 
 declare global {

@@ -146,32 +146,17 @@ describe('AppShell', () => {
     expect(bridge.pickFiles).toHaveBeenCalled();
   });
 
-  it('drives the taskbar progress and notifies about failures and finished batches in Electron', async () => {
+  it('leaves notifications and taskbar progress to Electron main: live frames touch no bridge member', async () => {
     vi.useFakeTimers({ shouldAdvanceTime: true });
     const bridge = fakeBridge();
     const jobs = jobsEndpoint(0);
-    const services = renderShell(
-      fake({
-        jobs,
-        job: async () => ({
-          job: job(2, { state: 'failed' }),
-          batch: { id: 1, label: 'holiday', presetId: 'h264-fast', state: 'active', createdAt: 0, counts: { done: 1, failed: 1 } },
-          attempts: [],
-          log: [],
-          probe: null,
-          probeError: null,
-        }),
-      }),
-      bridge,
-    );
+    const services = renderShell(fake({ jobs }), bridge);
     act(() => services.events.emitFrame({ type: 'jobs', jobs: [job(1, { state: 'running', percent: 40 }), job(2, { state: 'running', percent: 60 })] }));
-    await act(async () => vi.advanceTimersByTimeAsync(1100));
-    expect(bridge.setProgress).toHaveBeenLastCalledWith(0.5);
     act(() => services.events.emitFrame({ type: 'jobs', jobs: [job(1, { state: 'done', percent: 100 }), job(2, { state: 'failed', errorMessage: 'moov atom not found' })] }));
-    expect(bridge.notify).toHaveBeenCalledWith('Encode failed', 'clip-2.mp4: moov atom not found');
-    await act(async () => vi.advanceTimersByTimeAsync(2000));
-    expect(bridge.setProgress).toHaveBeenLastCalledWith(null);
-    expect(jobs).toHaveBeenCalledWith(expect.objectContaining({ batchId: 1, limit: 1 }));
-    await waitFor(() => expect(bridge.notify).toHaveBeenCalledWith('Batch finished', 'holiday: 1 done, 1 failed, 0 canceled'));
+    await act(async () => vi.advanceTimersByTimeAsync(3000));
+    expect(Object.keys(bridge).sort()).toEqual(['getPathForFile', 'pickFiles', 'pickFolder']);
+    for (const member of Object.values(bridge)) expect(member).not.toHaveBeenCalled();
+    // No "is the batch finished?" lookups from the page either: main's farm monitor does that.
+    expect(jobs).not.toHaveBeenCalledWith(expect.objectContaining({ batchId: 1 }));
   });
 });

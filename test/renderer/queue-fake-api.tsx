@@ -118,8 +118,6 @@ export function fakeBridge(over: Partial<EncodeFarmBridge> = {}): EncodeFarmBrid
     getPathForFile: vi.fn((f: File) => `/real/${f.name}`),
     pickFiles: vi.fn(async () => []),
     pickFolder: vi.fn(async () => null),
-    notify: vi.fn(),
-    setProgress: vi.fn(),
     ...over,
   };
 }

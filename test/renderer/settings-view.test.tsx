@@ -100,8 +100,6 @@ describe('SettingsView', () => {
       getPathForFile: () => '',
       pickFiles: async () => [],
       pickFolder: async () => '/Users/me/Movies/out',
-      notify: () => {},
-      setProgress: () => {},
     };
     renderView(fake({ settings: async () => SETTINGS }), bridge);
     await screen.findByTestId('settings-form');
