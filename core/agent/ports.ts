@@ -2,13 +2,25 @@ import type { Codec, Preset } from '../shared/preset.ts';
 import type { Assign } from '../shared/protocol/index.ts';
 import type { DeviceAnnouncement } from '../shared/device.ts';
 
+/** One audio stream as ffprobe describes it. */
+export interface ProbedAudio {
+  codec: string;
+  channels: number | null;
+  /** The stream's language tag (e.g. `eng`), when it has one. */
+  language: string | null;
+}
+
 /** What ffprobe says about a file; the encoder module fills it. */
 export interface ProbeResult {
   durationS: number;
   sizeBytes: number;
   formatName: string;
   video: { codec: string; width: number; height: number } | null;
+  /** The video stream's frame rate; null when ffprobe does not know it (the prober always sets it). */
+  fps?: number | null;
   audioStreams: number;
+  /** Each audio stream, for showing the source (the prober always sets it). */
+  audio?: ProbedAudio[];
 }
 
 export interface Prober {

@@ -15,7 +15,7 @@ import {
   type Started,
   type Encoded,
 } from '../shared/protocol/index.ts';
-import type { AgentState, AttemptEnd, BatchRow, JobRow, JobStore, NewBatch } from './ports.ts';
+import type { AgentState, AttemptEnd, BatchRow, JobRow, JobStore, NewBatch, QueuePlace } from './ports.ts';
 import { DevicePool, DEFAULT_QUARANTINE_AFTER, learnedAnnouncement, type PoolDevice } from './device-pool.ts';
 import type { FailurePolicy } from './failure-policy.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
@@ -96,6 +96,8 @@ interface ConnectedAgent {
   send: (msg: CoordinatorMessage) => void;
   tags: string[];
   files: Hello['files'];
+  /** The cap the agent announced (`agent --slots`). */
+  maxJobs?: number;
 }
 
 /** One connected agent, from the coordinator's side of whatever transport carries it. */
@@ -120,6 +122,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
   const agents = new Map<string, ConnectedAgent>();
   /** Agents revoked while connected: nothing they still send is applied. */
   const revoked = new Set<string>();
+  /** Caps the operator set (e.g. the concurrency setting for this machine); they outlive a reconnect. */
+  const operatorCaps = new Map<string, number>();
   const pending = new Set<Promise<void>>();
   let wakeTimer: TimerHandle | undefined;
   let pollTimer: TimerHandle | undefined;
@@ -266,9 +270,10 @@ export function createCoordinator(deps: CoordinatorDeps) {
       // Tags the operator gave at enrollment count as much as those the agent announces.
       info.tags = [...new Set([...hello.tags, ...(enrolled?.tags ?? [])])];
       info.files = hello.files;
+      info.maxJobs = hello.maxJobs;
     }
     pool.register(agentId, hello.devices, hello.limitGroups);
-    pool.capAgent(agentId, hello.maxJobs);
+    applyCap(agentId);
     pool.holdAgent(agentId, enrolled !== undefined && enrolled.state !== 'active');
     reoccupy(agentId, hello.active);
     store.upsertDevices(agentId, hello.devices, clock.now());
@@ -295,6 +300,12 @@ export function createCoordinator(deps: CoordinatorDeps) {
       // A verifying job has already handed its device slot back.
       if (job.state !== 'verifying') pool.occupy(`${agentId}/${a.deviceId}`, a.jobId);
     }
+  }
+
+  /** The tighter of the agent's own cap and the operator's. */
+  function applyCap(agentId: string): void {
+    const caps = [agents.get(agentId)?.maxJobs, operatorCaps.get(agentId)].filter((c): c is number => c !== undefined);
+    pool.capAgent(agentId, caps.length ? Math.min(...caps) : undefined);
   }
 
   function sendWelcome(agentId: string): void {
@@ -627,6 +638,27 @@ export function createCoordinator(deps: CoordinatorDeps) {
       }
       void recover();
       return true;
+    },
+    /**
+     * Caps how many jobs an agent runs at once over all its devices (undefined lifts the cap);
+     * the agent's own `--slots` still applies. Running work is never stopped: a lower cap takes
+     * effect as jobs finish, a higher one fills the new slots at once.
+     */
+    limitAgent(agentId: string, maxJobs: number | undefined): void {
+      if (maxJobs === undefined) operatorCaps.delete(agentId);
+      else operatorCaps.set(agentId, maxJobs);
+      if (!agents.has(agentId)) return;
+      applyCap(agentId);
+      dispatch();
+    },
+    /**
+     * Puts the queued/paused jobs among `ids` (in that order) right before a job, or at the head
+     * or the tail of the claim order; they take the priority of their new place. Returns the ids moved.
+     */
+    moveJobs(ids: readonly number[], place: QueuePlace): number[] {
+      const changed = store.moveJobs(ids, place);
+      for (const id of changed) emitJob(id);
+      return changed;
     },
     /** Sends the preset table again (after a preset was added or removed). */
     presetsChanged(): void {

@@ -2,6 +2,7 @@ import type { ErrorInfo } from '../shared/errors.ts';
 import type { JobState } from '../shared/job-state.ts';
 import type { Codec, Preset } from '../shared/preset.ts';
 import type { DeviceAnnouncement } from '../shared/device.ts';
+import type { JobSort, ProbeView } from '../shared/protocol/index.ts';
 
 /** What to do when the output target already exists when the job commits (never overwrite). */
 export type OnExists = 'skip' | 'suffix';
@@ -151,6 +152,52 @@ export interface JobFilter {
   limit?: number;
 }
 
+/** One page of the queue view: which jobs, in which order (see JobStore.queryJobs). */
+export interface JobQuery {
+  /** Empty: every state. */
+  states: readonly JobState[];
+  /** Case-insensitive substring of the input or output path; '' matches all. */
+  q: string;
+  sort: JobSort;
+  dir: 'asc' | 'desc';
+  offset: number;
+  limit: number;
+  batchId?: number;
+}
+
+/** Where moved jobs go in claim order: right before a job, or at the head or the tail. */
+export type QueuePlace = { before: number } | 'head' | 'tail';
+
+/** Sums over every finished job, for the history view. */
+export interface HistoryTotals {
+  done: number;
+  failed: number;
+  canceled: number;
+  /** Encode wall time of the done jobs, ms. */
+  encodeMs: number;
+  /** Source sizes of the done jobs. */
+  inputBytes: number;
+  outputBytes: number;
+  /** inputBytes - outputBytes over the done jobs that know both. */
+  savedBytes: number;
+}
+
+/** Jobs that ended in one time bucket (`at` = the bucket's start). */
+export interface ThroughputBucket {
+  at: number;
+  done: number;
+  failed: number;
+  outputBytes: number;
+}
+
+/**
+ * Describes a source file on this machine (ffprobe, behind the composition root). Throws an
+ * error whose message names the file and says why it is not a usable video.
+ */
+export interface SourceProber {
+  probe(path: string): Promise<ProbeView>;
+}
+
 export interface DeviceRow extends DeviceAnnouncement {
   agentId: string;
   updatedAt: number;
@@ -177,7 +224,7 @@ export interface JobStore {
 
   /**
    * In one transaction: picks the best claimable job (state queued, batch active, codec in
-   * `codecs`, notBefore <= now; order priority DESC then id ASC), bumps its epoch, sets it leased
+   * `codecs`, notBefore <= now; order priority DESC, rank ASC, id ASC), bumps its epoch, sets it leased
    * to this agent/device with leaseExpiresAt = now + ttl, and inserts an attempt row.
    */
   claimNext(req: ClaimRequest): Claim | undefined;
@@ -228,8 +275,28 @@ export interface JobStore {
   upsertDevices(agentId: string, devices: readonly DeviceAnnouncement[], now: number): void;
   listDevices(): DeviceRow[];
 
-  /** Job counts per state (all batches). */
-  countJobsByState(): Record<string, number>;
+  /** Job counts per state (all batches, or one). */
+  countJobsByState(batchId?: number): Record<string, number>;
+
+  /** The jobs matching `q` (`total`) and one page of them in the asked order. */
+  queryJobs(q: JobQuery): { total: number; jobs: JobRow[] };
+  /**
+   * In one transaction: puts the queued/paused jobs among `ids` (in that order) at `place` in
+   * claim order; they take the priority of their new neighbours. Returns the ids moved.
+   */
+  moveJobs(ids: readonly number[], place: QueuePlace): number[];
+  /** Jobs not yet finished (queued … blocked) that use a preset. */
+  countOpenJobsWithPreset(presetId: string): number;
+  historyTotals(): HistoryTotals;
+  /** done/failed/canceled jobs, newest finished first. */
+  listFinished(offset: number, limit: number): JobRow[];
+  /** `count` buckets of `bucketMs` from `start` over the jobs done or failed in them. */
+  throughput(start: number, bucketMs: number, count: number): ThroughputBucket[];
+
+  /** Stored farm settings as raw JSON values per key (the API validates them). */
+  readSettings(): Record<string, unknown>;
+  /** Writes the given keys in one transaction; other keys are left as they are. */
+  writeSettings(values: Readonly<Record<string, unknown>>): void;
 
   /** Stores a join token's hash, usable once until `expiresAt`. */
   addJoinToken(hash: string, now: number, expiresAt: number): void;

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import ffmpeg, { type FfprobeData, type FfprobeStream } from 'fluent-ffmpeg';
 import { CanceledError, EncodeFailedError, FarmError, FfmpegMissingError, InputInvalidError } from '../../shared/errors.ts';
-import type { ProbeResult, Prober } from '../ports.ts';
+import type { ProbedAudio, ProbeResult, Prober } from '../ports.ts';
 
 export interface ProberOptions {
   /** The ffprobe binary: an absolute path, or a name looked up on PATH. */
@@ -54,6 +54,30 @@ function toSeconds(value: unknown): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
+/**
+ * A stream's frame rate from ffprobe's `num/den`: avg_frame_rate first (r_frame_rate can be a
+ * timebase such as 90000/1); null when neither is known (`0/0`).
+ */
+function frameRate(s: FfprobeStream): number | null {
+  for (const value of [s.avg_frame_rate, s.r_frame_rate]) {
+    const m = /^(\d+(?:\.\d+)?)(?:\/(\d+(?:\.\d+)?))?$/.exec(String(value ?? ''));
+    if (!m) continue;
+    const fps = Number(m[1]) / Number(m[2] ?? 1);
+    if (Number.isFinite(fps) && fps > 0) return Math.round(fps * 1000) / 1000;
+  }
+  return null;
+}
+
+function audioOf(s: FfprobeStream): ProbedAudio {
+  const channels = Number(s.channels);
+  const language = (s.tags as Record<string, unknown> | undefined)?.language;
+  return {
+    codec: String(s.codec_name ?? ''),
+    channels: Number.isInteger(channels) && channels > 0 ? channels : null,
+    language: typeof language === 'string' && language !== '' && language !== 'und' ? language : null,
+  };
+}
+
 function isAttachedPicture(s: FfprobeStream): boolean {
   return Number(s.disposition?.attached_pic ?? 0) === 1;
 }
@@ -63,7 +87,8 @@ function interpret(data: FfprobeData, name: string, sizeBytes: number): ProbeRes
   const formatName = String(data.format.format_name ?? '');
   const videos = data.streams.filter((s) => s.codec_type === 'video');
   const real = videos.filter((s) => !isAttachedPicture(s));
-  const audioStreams = data.streams.filter((s) => s.codec_type === 'audio').length;
+  const audio = data.streams.filter((s) => s.codec_type === 'audio').map(audioOf);
+  const audioStreams = audio.length;
   if (IMAGE_FORMATS.test(formatName) || (videos.length > 0 && real.length === 0 && audioStreams === 0)) {
     throw new InputInvalidError(`${name}: is an image, not a video`);
   }
@@ -76,7 +101,9 @@ function interpret(data: FfprobeData, name: string, sizeBytes: number): ProbeRes
     sizeBytes,
     formatName,
     video: { codec: String(video.codec_name ?? ''), width: Number(video.width ?? 0), height: Number(video.height ?? 0) },
+    fps: frameRate(video),
     audioStreams,
+    audio,
   };
 }
 

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import { ACTIVE_STATES } from '../../shared/job-state.ts';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -9,6 +10,12 @@ import { createPresetCatalog, type PresetCatalog } from '../../coordinator/prese
 import { createEnrollment } from '../../coordinator/enrollment.ts';
 import { createFarmApi } from '../../coordinator/api/farm-api.ts';
 import { apiRoutes } from '../../coordinator/api/api-routes.ts';
+import { uiRoutes } from '../../coordinator/api/ui-routes.ts';
+import { defaultUiDir, staticUiRoutes } from '../../coordinator/api/static-ui.ts';
+import { createFarmSettings } from '../../coordinator/api/settings.ts';
+import { createPresetsApi } from '../../coordinator/api/presets-api.ts';
+import { createInbox } from '../../coordinator/api/inbox.ts';
+import { createProbeCache } from '../../coordinator/api/probe-cache.ts';
 import { createHttpServer, type ListeningAddress } from '../../coordinator/server/http-server.ts';
 import { allowedHostsFor } from '../../coordinator/server/guards.ts';
 import { createAgentSockets } from '../../coordinator/server/agent-sockets.ts';
@@ -17,6 +24,8 @@ import { loadOrCreateCertificate } from '../../coordinator/server/tls.ts';
 import { createTransferHandlers } from '../../coordinator/transfer/transfer-handlers.ts';
 import { createHashCache } from '../../coordinator/transfer/hash-cache.ts';
 import { createProber } from '../../agent/encoder/probe.ts';
+import type { Prober } from '../../agent/ports.ts';
+import type { SourceProber } from '../../coordinator/ports.ts';
 import type { FfmpegInstall } from '../../agent/devices/locate-ffmpeg.ts';
 import type { DeviceSet } from '../../agent/devices/device-set.ts';
 import { attachLocalAgent, isLocalAgentAlive, type LocalAgent } from '../local-farm.ts';
@@ -40,6 +49,40 @@ export interface CoordinatorServiceOptions {
   pingMs?: number;
   clock?: Clock;
   stallTimeoutMs?: number;
+  /** The built renderer served at `/`. @default `<package root>/dist/renderer` */
+  uiDir?: string;
+  /** @default 64 GiB — the largest file the browser may upload to the inbox. */
+  inboxMaxBytes?: number;
+}
+
+/** Probes sources for the job detail view, as the UI shows them. */
+function sourceProber(prober: Prober): SourceProber {
+  return {
+    async probe(file) {
+      const r = await prober.probe(file);
+      return {
+        formatName: r.formatName,
+        durationS: r.durationS,
+        sizeBytes: r.sizeBytes,
+        video: r.video && { codec: r.video.codec, width: r.video.width, height: r.video.height, fps: r.fps ?? null },
+        audio: r.audio ?? [],
+      };
+    },
+  };
+}
+
+/** The local agent's id is made inside it; it shows up as the one `local:` agent that connects. */
+function capLocalAgent(coordinator: Coordinator, concurrency: () => number | null): (value: number | null) => void {
+  let localId: string | undefined;
+  coordinator.events.on('agent', ({ agentId, connected }) => {
+    if (!connected || !agentId.startsWith('local:')) return;
+    localId = agentId;
+    // Emitted during the agent's hello, before anything is dispatched to it.
+    coordinator.limitAgent(agentId, concurrency() ?? undefined);
+  });
+  return (value) => {
+    if (localId) coordinator.limitAgent(localId, value ?? undefined);
+  };
 }
 
 export interface CoordinatorService {
@@ -78,9 +121,12 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
 
   const cert = opts.tls ? await loadOrCreateCertificate(opts.dataDir, [os.hostname(), opts.listen.host]) : undefined;
   const enrollment = createEnrollment({ store, clock, fingerprint: cert?.fingerprint256 });
-  const api = createFarmApi({ coordinator, store, presets, cwd: process.cwd() });
+  const settings = createFarmSettings({ store, onChange: (next) => applyConcurrency(next.concurrency) });
+  const applyConcurrency = capLocalAgent(coordinator, () => settings.get().concurrency);
+  const api = createFarmApi({ coordinator, store, presets, cwd: process.cwd(), submitDefaults: () => settings.get() });
   const metrics = createFarmMetrics({ coordinator, store, api, now: () => clock.now() });
   const prober = createProber({ ffprobePath: opts.ffmpeg.ffprobePath });
+  const inboxDir = path.join(opts.dataDir, 'inbox');
   const transfer = createTransferHandlers({
     lease: (jobId, epoch, agentId) => {
       const job = store.getJob(jobId);
@@ -100,7 +146,25 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
   });
   const eventsSocket = createEventsSocket({ events: coordinator.events, clock, logger });
   const server = createHttpServer({
-    routes: apiRoutes({ api, coordinator, enrollment, transfer, metrics: () => metrics.render(), kickAgent: (id) => void sockets.kick(id, 4001, 'revoked') }),
+    routes: [
+      ...apiRoutes({ api, coordinator, enrollment, transfer, metrics: () => metrics.render(), kickAgent: (id) => void sockets.kick(id, 4001, 'revoked') }),
+      ...uiRoutes({
+        coordinator,
+        store,
+        // A detail view that waits on a dead mount gives up sooner than an encode's probe.
+        probes: createProbeCache(sourceProber(createProber({ ffprobePath: opts.ffmpeg.ffprobePath, timeoutMs: 20_000 }))),
+        presets: createPresetsApi({ presets, store, changed: () => coordinator.presetsChanged() }),
+        settings,
+        inbox: createInbox({ dir: inboxDir, maxBytes: opts.inboxMaxBytes, logger }),
+        about: {
+          ffmpeg: { path: opts.ffmpeg.ffmpegPath, ffprobePath: opts.ffmpeg.ffprobePath, version: opts.ffmpeg.version },
+          dataDir: opts.dataDir,
+          inboxDir,
+        },
+        now: () => clock.now(),
+      }),
+      ...staticUiRoutes({ uiDir: opts.uiDir ?? defaultUiDir() }),
+    ],
     allowedHosts: (bound) => allowedHostsFor({ listenHost: opts.listen.host, port: bound.port, extraHosts: opts.allowHosts }),
     apiToken: () => opts.apiToken,
     authenticateAgent: (id, secret) => enrollment.authenticate(id, secret),

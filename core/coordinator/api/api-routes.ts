@@ -7,11 +7,11 @@ import {
 } from '../../shared/protocol/index.ts';
 import type { Coordinator } from '../coordinator.ts';
 import type { Enrollment } from '../enrollment.ts';
-import { JoinTokenRefusedError } from '../enrollment.ts';
 import { HttpError } from '../server/http-errors.ts';
 import type { Route, RouteContext } from '../server/router.ts';
 import type { TransferHandlers } from '../transfer/transfer-handlers.ts';
 import { ApiRequestError, type FarmApi } from './farm-api.ts';
+import { handle } from './handle.ts';
 import { METRICS_CONTENT_TYPE } from '../server/metrics.ts';
 
 export interface ApiRouteDeps {
@@ -32,18 +32,6 @@ const positiveInt = (v: string | null, name: string): number | undefined => {
   return n;
 };
 
-/** Runs a handler, turning the API's own refusals into their HTTP status. */
-const handle =
-  (fn: (ctx: RouteContext) => unknown | Promise<unknown>) =>
-  async (ctx: RouteContext): Promise<void> => {
-    try {
-      ctx.send(200, await fn(ctx));
-    } catch (err) {
-      if (err instanceof ApiRequestError) throw new HttpError(err.status, err.code, err.message);
-      if (err instanceof JoinTokenRefusedError) throw new HttpError(401, 'bad-token', err.message);
-      throw err;
-    }
-  };
 
 const transferParams = (ctx: RouteContext) => {
   if (ctx.principal.kind !== 'agent') throw new HttpError(401, 'unauthorized', 'agent credentials required');

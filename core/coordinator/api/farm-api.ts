@@ -1,4 +1,3 @@
-import { JOB_STATES } from '../../shared/job-state.ts';
 import type {
   AgentView,
   BatchView,
@@ -9,10 +8,11 @@ import type {
 } from '../../shared/protocol/index.ts';
 import type { z } from 'zod';
 import type { Coordinator } from '../coordinator.ts';
-import type { JobStore } from '../ports.ts';
+import type { JobStore, OnExists } from '../ports.ts';
 import type { PresetCatalog } from '../preset-catalog.ts';
 import { planBatch } from '../intake/plan-batch.ts';
 import { jobView } from './job-view.ts';
+import { allStateCounts } from './jobs-query.ts';
 
 /** A request the API refuses, with the HTTP status and a code the client can act on. */
 export class ApiRequestError extends Error {
@@ -20,18 +20,19 @@ export class ApiRequestError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Per-field messages of a validation failure (422), keyed by the field's dotted path. */
+    readonly fields?: Readonly<Record<string, string>>,
   ) {
     super(message);
     this.name = 'ApiRequestError';
   }
 }
 
-
-function batchView(store: JobStore, id: number): BatchView | undefined {
+/** A batch with its job counts per state (one grouped count, however big the batch). */
+export function batchView(store: Pick<JobStore, 'getBatch' | 'countJobsByState'>, id: number): BatchView | undefined {
   const b = store.getBatch(id);
   if (!b) return undefined;
-  const counts: Record<string, number> = {};
-  for (const j of store.listJobs({ batchId: id })) counts[j.state] = (counts[j.state] ?? 0) + 1;
+  const counts = store.countJobsByState(id);
   return { id: b.id, label: b.label, presetId: b.presetId, state: b.state, createdAt: b.createdAt, counts };
 }
 
@@ -45,12 +46,28 @@ export function statusView(store: JobStore, q: { batchId?: number; limit?: numbe
 }
 
 
+/** What a submission that leaves them out gets (the farm settings). */
+export interface SubmitDefaults {
+  defaultOutDir: string | null;
+  onExists: OnExists;
+}
+
+export interface FarmApiDeps {
+  coordinator: Coordinator;
+  store: JobStore;
+  presets: PresetCatalog;
+  cwd: string;
+  /** @default no output folder (beside each source), skip existing outputs */
+  submitDefaults?: () => SubmitDefaults;
+}
+
 /**
  * What the HTTP API does, without HTTP: submit, status, job actions and the agents view. Routes
  * validate bodies with the shared zod schemas and call these.
  */
-export function createFarmApi(deps: { coordinator: Coordinator; store: JobStore; presets: PresetCatalog; cwd: string }) {
+export function createFarmApi(deps: FarmApiDeps) {
   const { coordinator, store, presets } = deps;
+  const defaults = deps.submitDefaults ?? (() => ({ defaultOutDir: null, onExists: 'skip' as const }));
 
   async function submit(req: z.infer<typeof SubmitRequestSchema>): Promise<SubmitResponse> {
     const preset = presets.get(req.presetId);
@@ -58,7 +75,9 @@ export function createFarmApi(deps: { coordinator: Coordinator; store: JobStore;
       const known = presets.list().map((p) => p.preset.id).join(', ');
       throw new ApiRequestError(400, 'unknown-preset', `unknown preset "${req.presetId}" (known: ${known})`);
     }
-    const planned = await planBatch({ ...req, preset }, deps.cwd, (p) => store.farmOutputsAmong(p));
+    const fallback = defaults();
+    const request = { ...req, outDir: req.outDir ?? fallback.defaultOutDir, onExists: req.onExists ?? fallback.onExists, preset };
+    const planned = await planBatch(request, deps.cwd, (p) => store.farmOutputsAmong(p));
     if (!planned.submission) throw new ApiRequestError(422, 'nothing-to-encode', ['nothing to encode', ...planned.errors].join('\n'));
     const r = coordinator.submit(planned.submission);
     return { batchId: r.batch.id, jobIds: r.jobIds, resumed: r.resumed, errors: planned.errors };
@@ -67,16 +86,34 @@ export function createFarmApi(deps: { coordinator: Coordinator; store: JobStore;
   const status = (q: { batchId?: number; limit?: number }) => statusView(store, q);
 
   function jobAction(req: z.infer<typeof JobActionRequestSchema>): number[] {
+    if (req.action === 'bump' || req.action === 'debump') {
+      const place = req.action === 'bump' ? 'head' : 'tail';
+      return coordinator.moveJobs(req.batch ? batchJobIds(req.ids) : req.ids, place);
+    }
     if (!req.batch) {
       const act = { cancel: coordinator.cancelJobs, pause: coordinator.pauseJobs, resume: coordinator.resumeJobs, retry: coordinator.retryJobs }[req.action];
       return act(req.ids);
     }
-    for (const b of req.ids) if (!store.getBatch(b)) throw new ApiRequestError(404, 'no-such-batch', `no batch ${b}`);
-    return req.ids.flatMap((b) => {
-      if (req.action === 'cancel') return coordinator.cancelBatch(b);
-      if (req.action === 'retry') return coordinator.retryBatch(b);
+    return batchActions(req.action, req.ids);
+  }
+
+  function requireBatches(ids: readonly number[]): void {
+    for (const b of ids) if (!store.getBatch(b)) throw new ApiRequestError(404, 'no-such-batch', `no batch ${b}`);
+  }
+
+  /** The jobs of these batches, in submission order. */
+  function batchJobIds(batchIds: readonly number[]): number[] {
+    requireBatches(batchIds);
+    return batchIds.flatMap((b) => store.listJobs({ batchId: b }).map((j) => j.id));
+  }
+
+  function batchActions(action: 'cancel' | 'pause' | 'resume' | 'retry', ids: readonly number[]): number[] {
+    requireBatches(ids);
+    return ids.flatMap((b) => {
+      if (action === 'cancel') return coordinator.cancelBatch(b);
+      if (action === 'retry') return coordinator.retryBatch(b);
       // A batch's pause and resume hold or release all of it, queued jobs included.
-      if (req.action === 'pause') coordinator.pauseBatch(b);
+      if (action === 'pause') coordinator.pauseBatch(b);
       else coordinator.resumeBatch(b);
       return store.listJobs({ batchId: b }).map((j) => j.id);
     });
@@ -107,10 +144,7 @@ export function createFarmApi(deps: { coordinator: Coordinator; store: JobStore;
     return [...local, ...enrolled];
   }
 
-  function jobCounts(): Record<string, number> {
-    const counts = store.countJobsByState();
-    return Object.fromEntries(JOB_STATES.map((s) => [s, counts[s] ?? 0]));
-  }
+  const jobCounts = (): Record<string, number> => allStateCounts(store);
 
   return { submit, status, jobAction, agents, jobCounts };
 }

@@ -22,5 +22,12 @@ export function jobView(j: JobRow): JobView {
     errorKind: j.errorKind,
     errorMessage: j.errorMessage,
     blockReason: j.blockReason,
+    speed: j.speed,
+    priority: j.priority,
+    createdAt: j.createdAt,
+    startedAt: j.startedAt,
+    finishedAt: j.finishedAt,
+    encodeMs: j.encodeMs,
+    durationS: j.durationS,
   };
 }

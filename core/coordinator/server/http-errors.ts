@@ -1,9 +1,12 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
+/** What was wrong with each bad field of a request, keyed by the field's dotted path. */
+export type FieldErrors = Readonly<Record<string, string>>;
+
 /**
  * A request the server refuses on purpose. Handlers throw it; the server answers
- * `{error:{code,message}}` with its status (and headers, e.g. `Upload-Offset` on a 409).
+ * `{error:{code,message,fields?}}` with its status (and headers, e.g. `Upload-Offset` on a 409).
  */
 export class HttpError extends Error {
   constructor(
@@ -11,6 +14,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
+    /** Per-field messages of a validation failure, so a form can show each beside its field. */
+    readonly fields?: FieldErrors,
   ) {
     super(message);
     this.name = 'HttpError';
@@ -18,8 +23,8 @@ export class HttpError extends Error {
 }
 
 /** The JSON body of every error answer. */
-export function errorBody(code: string, message: string): { error: { code: string; message: string } } {
-  return { error: { code, message } };
+export function errorBody(code: string, message: string, fields?: FieldErrors): { error: { code: string; message: string; fields?: FieldErrors } } {
+  return { error: { code, message, ...(fields && { fields }) } };
 }
 
 /** Ends a response with a JSON body (or none, for 204/304 and HEAD). */
@@ -48,9 +53,9 @@ export function sendJson(
   res.end(text);
 }
 
-/** Answers an HttpError as `{error:{code,message}}`. */
+/** Answers an HttpError as `{error:{code,message,fields?}}`. */
 export function writeHttpError(res: ServerResponse, err: HttpError): void {
-  sendJson(res, err.status, errorBody(err.code, err.message), err.headers);
+  sendJson(res, err.status, errorBody(err.code, err.message, err.fields), err.headers);
 }
 
 /**

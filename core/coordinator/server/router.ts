@@ -110,10 +110,23 @@ function tooLarge(limitBytes: number): HttpError {
   return new HttpError(413, 'body-too-large', `request body exceeds ${limitBytes} bytes`, { Connection: 'close' });
 }
 
-function summarise(issues: z.ZodError['issues']): string {
-  const parts = issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`);
+const fieldOf = (issue: z.ZodError['issues'][number]): string => (issue.path.length ? issue.path.join('.') : '(body)');
+
+/** "field: message; …" for the first few issues: the error message a person reads. */
+export function summarise(issues: z.ZodError['issues']): string {
+  const parts = issues.slice(0, 5).map((i) => `${fieldOf(i)}: ${i.message}`);
   if (issues.length > 5) parts.push(`and ${issues.length - 5} more`);
   return parts.join('; ');
+}
+
+/** The first message per field (dotted path), for a form to show beside each field. */
+export function fieldErrors(issues: z.ZodError['issues']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const issue of issues) {
+    const field = fieldOf(issue);
+    out[field] ??= issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
+  }
+  return out;
 }
 
 /** Reads a JSON body and validates it with `schema` (see RouteContext.readJson). */
@@ -127,7 +140,7 @@ export async function readJsonBody<T>(req: IncomingMessage, schema: z.ZodType<T>
     throw new HttpError(400, 'bad-json', 'request body is not valid JSON');
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new HttpError(400, 'invalid-body', summarise(parsed.error.issues));
+  if (!parsed.success) throw new HttpError(400, 'invalid-body', summarise(parsed.error.issues), {}, fieldErrors(parsed.error.issues));
   return parsed.data;
 }
 

@@ -11,7 +11,6 @@ type Agents = Pick<
   | 'revokeAgent'
   | 'touchAgent'
   | 'blockedAgentsFor'
-  | 'countJobsByState'
 >;
 
 interface AgentRecord {
@@ -57,7 +56,6 @@ export function agents(db: Db): Agents {
   const blocked = db
     .prepare<[number, number], string>('SELECT agent_id FROM job_agent_failures WHERE job_id = ? AND failures >= ? ORDER BY agent_id')
     .pluck();
-  const counts = db.prepare<[], { state: string; n: number }>('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state');
 
   return {
     addJoinToken: (hash, now, expiresAt) => void insertToken.run(hash, now, expiresAt),
@@ -75,6 +73,5 @@ export function agents(db: Db): Agents {
     revokeAgent: (id, now) => revoke.run(now, id).changes === 1,
     touchAgent: (id, now) => void touch.run(now, id),
     blockedAgentsFor: (jobId) => blocked.all(jobId, BLOCKLIST_AFTER),
-    countJobsByState: () => Object.fromEntries(counts.all().map((r) => [r.state, r.n])),
   };
 }

@@ -35,11 +35,13 @@ export function batchesAndJobs(db: Db): BatchesAndJobs {
     VALUES (@key, @label, @presetId, @outDir, @onExists, @priority, @requireTags, 'active', @now)
     ON CONFLICT (key) DO NOTHING`);
   // Jobs inherit priority and on-exists policy from their batch; not_before = now makes them
-  // claimable at once. A path already in the batch keeps its existing job.
+  // claimable at once; the highest rank + 1 puts them behind everything, moved jobs included
+  // (index jobs_rank). A path already in the batch keeps its existing job.
   const insertJob = db.prepare(`
     INSERT INTO jobs (batch_id, input_path, preset_id, codec, output_path, on_exists, priority,
-                      not_before, created_at)
-    VALUES (@batchId, @inputPath, @presetId, @codec, @outputPath, @onExists, @priority, @now, @now)
+                      not_before, created_at, rank)
+    VALUES (@batchId, @inputPath, @presetId, @codec, @outputPath, @onExists, @priority, @now, @now,
+            (SELECT IFNULL(MAX(rank), 0) + 1 FROM jobs))
     ON CONFLICT (batch_id, input_path) DO NOTHING`);
   const jobIdByPath = db.prepare<[number, string], number>(
     'SELECT id FROM jobs WHERE batch_id = ? AND input_path = ?',

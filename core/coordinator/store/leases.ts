@@ -21,7 +21,7 @@ type Leases = Pick<
 
 /**
  * The best claimable job for one device slot. The index jobs_claim_order (state, priority DESC,
- * id) yields queued jobs in queue order; the first row passing the other checks is the answer.
+ * rank, id) yields queued jobs in queue order; the first row passing the other checks is the answer.
  */
 export const CLAIMABLE_SQL = `
   SELECT j.*
@@ -41,7 +41,9 @@ export const CLAIMABLE_SQL = `
     AND j.cancel_requested = 0           -- a pending cancel must never turn into a new lease
     AND (@batches IS NULL                -- a one-shot \`encode\` works only on its own batches
          OR j.batch_id IN (SELECT value FROM json_each(@batches)))
-  ORDER BY j.priority DESC, j.id ASC     -- priority first, then submission order (ids only grow)
+  ORDER BY j.priority DESC,             -- priority first,
+           j.rank ASC,                   -- then the user's order (submission order unless moved),
+           j.id ASC                      -- then submission order among equal ranks (ids only grow)
   LIMIT 1`;
 
 /**

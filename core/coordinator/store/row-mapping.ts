@@ -53,6 +53,8 @@ export interface JobRecord {
   finished_at: number | null;
   encode_ms: number | null;
   commit_file_id: string | null;
+  /** Place among jobs of the same priority (migration 005); not part of JobRow. */
+  rank: number;
 }
 
 /** An `attempts` row as SQLite returns it. */

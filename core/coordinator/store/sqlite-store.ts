@@ -3,9 +3,12 @@ import { agents } from './agents.ts';
 import { batchesAndJobs } from './batches-jobs.ts';
 import { bulkActions } from './bulk-actions.ts';
 import { openDb } from './db.ts';
+import { jobQueries } from './job-queries.ts';
 import { leases } from './leases.ts';
 import { logPresetsDevices } from './log-presets-devices.ts';
 import { migrate } from './migrate.ts';
+import { queueOrder } from './queue-order.ts';
+import { settings } from './settings.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; created (with its schema) when missing. */
@@ -36,6 +39,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): JobStore {
     ...bulkActions(db),
     ...logPresetsDevices(db),
     ...agents(db),
+    ...jobQueries(db),
+    ...queueOrder(db),
+    ...settings(db),
     dataVersion: () => db.pragma('data_version', { simple: true }) as number,
     close: () => db.close(),
   };

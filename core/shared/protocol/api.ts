@@ -14,8 +14,10 @@ export const SubmitRequestSchema = z.object({
   /** Absolute paths on the coordinator: files, folders (scanned recursively) or globs. */
   inputs: z.array(z.string().min(1).max(4096)).min(1).max(10_000),
   presetId: z.string().min(1).max(64),
+  /** null: the farm's default output folder, or beside each source when there is none. */
   outDir: z.string().min(1).max(4096).nullable().default(null),
-  onExists: z.enum(['skip', 'suffix']).default('skip'),
+  /** What to do when an output already exists; absent: the farm's setting (default skip). */
+  onExists: z.enum(['skip', 'suffix']).optional(),
   priority: z.number().int().min(-1000).max(1000).default(0),
   requireTags: z.array(tag).max(32).default([]),
   /** Idempotency key; the same request without one gets a key derived from its content. */
@@ -49,6 +51,13 @@ export const JobViewSchema = z.object({
   errorKind: z.string().nullable(),
   errorMessage: z.string().nullable(),
   blockReason: z.string().nullable(),
+  speed: z.number(),
+  priority: z.number(),
+  createdAt: z.number(),
+  startedAt: z.number().nullable(),
+  finishedAt: z.number().nullable(),
+  encodeMs: z.number().nullable(),
+  durationS: z.number().nullable(),
 });
 
 export const BatchViewSchema = z.object({
@@ -68,7 +77,7 @@ export const StatusResponseSchema = z.object({
 });
 
 export const JobActionRequestSchema = z.object({
-  action: z.enum(['cancel', 'pause', 'resume', 'retry']),
+  action: z.enum(['cancel', 'pause', 'resume', 'retry', 'bump', 'debump']),
   ids: z.array(id).min(1).max(100_000),
   /** The ids are batch ids. */
   batch: z.boolean().default(false),
@@ -105,7 +114,14 @@ export const AgentActionRequestSchema = z.object({ action: z.enum(['pause', 'dra
 /** The answer of an action that has nothing more to say. */
 export const OkSchema = z.object({ ok: z.literal(true) });
 
-export const ApiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export const ApiErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    /** Field-level messages of a validation failure, keyed by the field's dotted path. */
+    fields: z.record(z.string(), z.string()).optional(),
+  }),
+});
 
 export type SubmitRequest = z.input<typeof SubmitRequestSchema>;
 export type SubmitResponse = z.infer<typeof SubmitResponseSchema>;
