@@ -618,9 +618,14 @@ export function createCoordinator(deps: CoordinatorDeps) {
     connectedAgents: () => [...agents.keys()],
     /** Jobs each connected agent's devices hold. */
     busyOf: (agentId: string) => pool.busyOf(agentId),
+    /** Whether an agent is held (paused or draining): it keeps its work but gets nothing new. */
+    isAgentHeld: (agentId: string) => pool.isHeld(agentId),
     /** Pause (no new work), drain (no new work, then the agent stops) or resume an agent. */
     setAgentState(agentId: string, state: AgentState): boolean {
-      if (!store.setAgentState(agentId, state)) return false;
+      // This machine's in-process agent is not enrolled: it can be held in memory, not drained.
+      if (agentId.startsWith('local:')) {
+        if (!agents.has(agentId) || state === 'draining') return false;
+      } else if (!store.setAgentState(agentId, state)) return false;
       pool.holdAgent(agentId, state !== 'active');
       if (state === 'draining') send(agentId, { v: PROTOCOL_VERSION, type: 'drain' });
       events.emit('agent', { agentId, connected: agents.has(agentId) });

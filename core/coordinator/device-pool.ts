@@ -82,6 +82,10 @@ export class DevicePool {
     else this.held.delete(agentId);
   }
 
+  isHeld(agentId: string): boolean {
+    return this.held.has(agentId);
+  }
+
   unregister(agentId: string): void {
     this.agentCaps.delete(agentId);
     for (const [key, d] of this.devices) if (d.agentId === agentId) this.devices.delete(key);

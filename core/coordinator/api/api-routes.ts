@@ -71,6 +71,9 @@ export function apiRoutes(deps: ApiRouteDeps): Route[] {
       handle(async (ctx) => {
         const { action } = await ctx.readJson(AgentActionRequestSchema);
         const id = ctx.params.id!;
+        if (id.startsWith('local:') && (action === 'drain' || action === 'revoke')) {
+          throw new ApiRequestError(409, 'local-agent', `${id} is this machine's own agent: it can be paused and resumed; stopping \`serve\` stops it`);
+        }
         const ok =
           action === 'revoke'
             ? coordinator.revokeAgent(id)

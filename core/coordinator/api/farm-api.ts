@@ -140,7 +140,7 @@ export function createFarmApi(deps: FarmApiDeps) {
     // This machine's in-process agent is not enrolled; it is listed all the same.
     const local: AgentView[] = [...connected]
       .filter((id) => id.startsWith('local:'))
-      .map((id) => ({ id, name: 'this machine', tags: [], state: 'active', connected: true, revoked: false, busy: coordinator.busyOf(id), devices: view(id), lastSeenAt: null }));
+      .map((id) => ({ id, name: 'this machine', tags: [], state: coordinator.isAgentHeld(id) ? 'paused' : 'active', connected: true, revoked: false, busy: coordinator.busyOf(id), devices: view(id), lastSeenAt: null }));
     return [...local, ...enrolled];
   }
 

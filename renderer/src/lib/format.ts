@@ -56,3 +56,9 @@ export function formatAgo(at: number | null | undefined, now: number): string {
 export function baseName(p: string): string {
   return p.split(/[\\/]/).filter(Boolean).pop() ?? p;
 }
+
+/** An agent as people say it: this machine's in-process agent (`local:host:pid:nonce`) by that name. */
+export function agentLabel(agentId: string | null | undefined): string {
+  if (!agentId) return '—';
+  return agentId.startsWith('local:') ? 'this machine' : agentId;
+}

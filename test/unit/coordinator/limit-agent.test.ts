@@ -82,3 +82,18 @@ describe('coordinator.limitAgent', () => {
     expect(coordinator.busyOf('agent-9')).toBe(1);
   });
 });
+
+describe("pausing this machine's own agent", () => {
+  it('holds the in-process agent in memory (it is not enrolled) and refuses to drain it', () => {
+    const agent = FakeAgent.connect(coordinator, { agentId: 'local:host:1:abcdef02', devices: [fakeDevice('gpu0', { slots: 2 })] });
+    expect(coordinator.setAgentState(agent.agentId, 'paused')).toBe(true);
+    expect(coordinator.isAgentHeld(agent.agentId)).toBe(true);
+    const ids = submit(2);
+    expect(assigned(agent)).toEqual([]);
+
+    expect(coordinator.setAgentState(agent.agentId, 'draining')).toBe(false);
+    expect(coordinator.setAgentState(agent.agentId, 'active')).toBe(true);
+    expect(assigned(agent)).toEqual(ids);
+    expect(coordinator.setAgentState('local:host:1:notconnected', 'paused')).toBe(false);
+  });
+});

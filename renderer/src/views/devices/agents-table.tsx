@@ -14,12 +14,14 @@ export interface AgentsTableProps {
 
 function AgentActions({ agent: a, pending, onAction }: { agent: AgentView; pending: boolean; onAction: AgentsTableProps['onAction'] }) {
   if (a.revoked) return <span className="muted">revoked</span>;
+  // This machine's own agent is not enrolled: it pauses and resumes, and stops with `serve`.
+  const local = a.id.startsWith('local:');
   return (
     <div className="agent-actions">
       <button type="button" data-testid="agent-pause" disabled={pending || a.state === 'paused'} onClick={() => onAction(a.id, 'pause')}>
         Pause
       </button>
-      <button type="button" data-testid="agent-drain" disabled={pending || a.state === 'draining'} onClick={() => onAction(a.id, 'drain')}>
+      <button type="button" data-testid="agent-drain" disabled={pending || local || a.state === 'draining'} onClick={() => onAction(a.id, 'drain')}>
         Drain
       </button>
       <button type="button" data-testid="agent-resume" disabled={pending || a.state === 'active'} onClick={() => onAction(a.id, 'resume')}>
@@ -30,7 +32,7 @@ function AgentActions({ agent: a, pending, onAction }: { agent: AgentView; pendi
         label="Revoke"
         question={`Revoke ${a.name}? It can no longer connect until it joins again.`}
         confirmLabel="Revoke"
-        disabled={pending}
+        disabled={pending || local}
         onConfirm={() => onAction(a.id, 'revoke')}
       />
     </div>

@@ -1,5 +1,5 @@
 import type { AttemptView } from '../../../../core/shared/protocol/index.ts';
-import { formatAgo, formatDuration } from '../../lib/format.ts';
+import { agentLabel, formatAgo, formatDuration } from '../../lib/format.ts';
 
 /** Every try at this job: where it ran, how it ended and why. */
 export function AttemptsTable({ attempts, now }: { attempts: readonly AttemptView[]; now: number }) {
@@ -28,7 +28,7 @@ export function AttemptsTable({ attempts, now }: { attempts: readonly AttemptVie
           <tr key={a.epoch} data-testid="job-attempt">
             <td>{a.epoch}</td>
             <td>{a.deviceId}</td>
-            <td title={a.agentId}>{a.agentId}</td>
+            <td title={a.agentId}>{agentLabel(a.agentId)}</td>
             <td>{formatAgo(a.startedAt, now)}</td>
             <td>{formatDuration(((a.endedAt ?? now) - a.startedAt) / 1000)}</td>
             <td>{a.outcome ?? (a.endedAt === null ? 'running' : '—')}</td>

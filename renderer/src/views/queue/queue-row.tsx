@@ -1,7 +1,7 @@
 import { memo, type DragEvent, type MouseEvent } from 'react';
 import type { JobView } from '../../../../core/shared/protocol/index.ts';
 import { ProgressBar } from '../../components/progress-bar.tsx';
-import { baseName, formatDuration, formatFps, formatSizes, formatSpeed } from '../../lib/format.ts';
+import { agentLabel, baseName, formatDuration, formatFps, formatSizes, formatSpeed } from '../../lib/format.ts';
 import { stateTone } from './queue-columns.tsx';
 
 /** What a row reports back; stable across renders so rows that did not change do not re-render. */
@@ -30,7 +30,7 @@ export const rowElementId = (index: number) => `queue-row-${index}`;
 
 /** One job in the queue grid; every cell has a data-testid the e2e tests read. */
 export const QueueRow = memo(function QueueRow({ job, index, selected, active, open, draggable, dropTarget, handlers }: QueueRowProps) {
-  const device = job.deviceId ? `${job.deviceId}${job.agentId ? ` · ${job.agentId}` : ''}` : '—';
+  const device = job.deviceId ? `${job.deviceId}${job.agentId ? ` · ${agentLabel(job.agentId)}` : ''}` : '—';
   const running = job.state === 'running';
   const note = job.errorMessage ?? job.blockReason ?? undefined;
   const classes = ['queue-row', selected && 'is-selected', active && 'is-active', open && 'is-open', dropTarget && 'is-drop-target'];
