@@ -62,7 +62,8 @@ export interface OpenedData {
 /** Opens the data dir's database and a JSON-lines log file beside it. */
 export function openData(opts: CommonOptions, term: Terminal): OpenedData {
   const dataDir = resolveDataDir({ flag: opts.dataDir, env: term.env });
-  const store = openSqliteStore({ file: dbFileIn(dataDir) });
+  // Set by `npm run app` to an Electron build of better-sqlite3 (scripts/electron-sqlite.mjs).
+  const store = openSqliteStore({ file: dbFileIn(dataDir), nativeBinding: term.env.ENCODEFARM_SQLITE_BINDING || undefined });
   const log = createWriteStream(path.join(dataDir, 'encodefarm.log'), { flags: 'a' });
   const logger = jsonLogger((line) => log.write(line), term.env.ENCODEFARM_LOG_LEVEL === 'debug' ? 'debug' : 'info');
   return { dataDir, store, logger, closeLog: () => log.end() };

@@ -12,11 +12,11 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
  * WAL mode (only the last commits are at risk on power loss); foreign keys enforced; and a busy
  * timeout so a write waits for another process's lock instead of failing at once.
  */
-export function openDb(file: string, busyTimeoutMs: number = DEFAULT_BUSY_TIMEOUT_MS): Db {
+export function openDb(file: string, busyTimeoutMs: number = DEFAULT_BUSY_TIMEOUT_MS, nativeBinding?: string): Db {
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new RangeError(`Expected busyTimeoutMs to be a non-negative integer, got ${busyTimeoutMs}`);
   }
-  const db = new BetterSqlite3(file, { timeout: busyTimeoutMs });
+  const db = new BetterSqlite3(file, { timeout: busyTimeoutMs, ...(nativeBinding && { nativeBinding }) });
   try {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     db.pragma('journal_mode = WAL');

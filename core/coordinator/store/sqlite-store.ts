@@ -18,6 +18,11 @@ export interface SqliteStoreOptions {
    * @default 5000
    */
   busyTimeoutMs?: number;
+  /**
+   * better-sqlite3's compiled addon to load instead of its own build: the desktop app in
+   * development runs in Electron, whose ABI differs from the Node build in node_modules.
+   */
+  nativeBinding?: string;
 }
 
 /**
@@ -26,7 +31,7 @@ export interface SqliteStoreOptions {
  * transaction. Throws SchemaTooNewError for a database written by a newer EncodeFarm.
  */
 export function openSqliteStore(opts: SqliteStoreOptions): JobStore {
-  const db = openDb(opts.file, opts.busyTimeoutMs);
+  const db = openDb(opts.file, opts.busyTimeoutMs, opts.nativeBinding);
   try {
     migrate(db);
   } catch (err) {
