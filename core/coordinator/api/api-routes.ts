@@ -50,7 +50,13 @@ export function apiRoutes(deps: ApiRouteDeps): Route[] {
       'GET',
       '/status',
       'api',
-      handle((ctx) => api.status({ batchId: positiveInt(ctx.query.get('batch'), 'batch'), limit: positiveInt(ctx.query.get('limit'), 'limit') })),
+      handle((ctx) =>
+        api.status({
+          batchId: positiveInt(ctx.query.get('batch'), 'batch'),
+          limit: positiveInt(ctx.query.get('limit'), 'limit'),
+          withJobs: ctx.query.get('jobs') !== '0',
+        }),
+      ),
     ),
     r('POST', '/jobs/actions', 'api', handle(async (ctx) => ({ changed: api.jobAction(await ctx.readJson(JobActionRequestSchema)) }))),
     r('GET', '/agents', 'api', handle(() => ({ agents: api.agents() }))),

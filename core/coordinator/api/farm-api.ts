@@ -37,11 +37,12 @@ export function batchView(store: Pick<JobStore, 'getBatch' | 'countJobsByState'>
 }
 
 /** Recent batches with counts per state, and the jobs of one batch (default: the latest). */
-export function statusView(store: JobStore, q: { batchId?: number; limit?: number }): StatusResponse {
+export function statusView(store: JobStore, q: { batchId?: number; limit?: number; withJobs?: boolean }): StatusResponse {
   const batches = store.listBatches(q.limit ?? 10).map((b) => batchView(store, b.id)!);
   const batchId = q.batchId ?? batches[0]?.id ?? null;
   if (q.batchId !== undefined && !store.getBatch(q.batchId)) throw new ApiRequestError(404, 'no-such-batch', `no batch ${q.batchId}`);
-  const jobs = batchId === null ? [] : store.listJobs({ batchId }).map(jobView);
+  // The UI's batch headers need only the counts; a 100k-job batch's rows are for the paged /jobs.
+  const jobs = batchId === null || q.withJobs === false ? [] : store.listJobs({ batchId }).map(jobView);
   return { batches, batchId, jobs };
 }
 
@@ -83,7 +84,7 @@ export function createFarmApi(deps: FarmApiDeps) {
     return { batchId: r.batch.id, jobIds: r.jobIds, resumed: r.resumed, errors: planned.errors };
   }
 
-  const status = (q: { batchId?: number; limit?: number }) => statusView(store, q);
+  const status = (q: { batchId?: number; limit?: number; withJobs?: boolean }) => statusView(store, q);
 
   function jobAction(req: z.infer<typeof JobActionRequestSchema>): number[] {
     if (req.action === 'bump' || req.action === 'debump') {

@@ -111,7 +111,9 @@ export function createApiClient(opts: ApiClientOptions) {
   }
 
   return {
-    status: (batchId?: number) => call('GET', `/status${queryString({ batch: batchId })}`, StatusResponseSchema),
+    /** Recent batches with counts; `withJobs: false` leaves out the jobs of the latest (the queue pages those). */
+    status: (batchId?: number, opts: { withJobs?: boolean; limit?: number } = {}) =>
+      call('GET', `/status${queryString({ batch: batchId, limit: opts.limit, jobs: opts.withJobs === false ? 0 : undefined })}`, StatusResponseSchema),
     jobs: (q: JobsQuery = {}) =>
       call(
         'GET',

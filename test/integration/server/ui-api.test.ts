@@ -74,6 +74,16 @@ describe('UI API', () => {
       expect(await page('?state=queued,paused&batch=1&limit=1')).toMatchObject({ total: 5 });
     });
 
+    it('gives batch headers their counts without the rows (GET /status?jobs=0)', async () => {
+      farm = await startUiFarm(ffmpeg);
+      const { batchId, jobIds } = await submit(fakeSources(farm.dir, ['a.mp4', 'b.mp4', 'c.mp4']));
+      await farm.api('POST', '/api/v1/jobs/actions', { action: 'pause', ids: [jobIds[0]] });
+      const lean = await farm.api('GET', '/api/v1/status?jobs=0');
+      expect(lean.json()).toMatchObject({ batchId, jobs: [], batches: [{ id: batchId, counts: { queued: 2, paused: 1 } }] });
+      const full = await farm.api('GET', '/api/v1/status');
+      expect(full.json().jobs).toHaveLength(3);
+    });
+
     it('refuses a bad query naming the parameter', async () => {
       farm = await startUiFarm(ffmpeg);
       const cases: [string, string, string][] = [

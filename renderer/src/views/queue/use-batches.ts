@@ -17,7 +17,7 @@ export function useBatches(enabled: boolean): ReadonlyMap<number, BatchView> {
     if (!enabled) return;
     let live = true;
     const load = () =>
-      void api.status().then(
+      void api.status(undefined, { withJobs: false, limit: 100 }).then(
         (s) => live && setBatches(new Map(s.batches.map((b) => [b.id, b]))),
         () => undefined, // headers fall back to "Batch #id"; the list shows the API error itself
       );
