@@ -52,6 +52,22 @@ describe('QueueView', () => {
     expect(rows().length).toBeLessThanOrEqual(60);
   });
 
+  it('fetches only where a fling through the list comes to rest, not every page it passes', async () => {
+    const jobs = jobsEndpoint(100_000);
+    await renderQueue(fake({ jobs }));
+    const list = screen.getByTestId('queue-list');
+    let top = 0;
+    Object.defineProperty(list, 'scrollTop', { configurable: true, get: () => top });
+    // Ten scroll events in one burst, 5,000 rows apart (well inside the settle time).
+    for (let i = 1; i <= 10; i++) {
+      top = i * 5_000 * 36;
+      fireEvent.scroll(list);
+    }
+    await waitFor(() => expect(rows().some((r) => r.dataset.jobId === '50001')).toBe(true));
+    const offsets = jobs.mock.calls.map((c) => c[0]!.offset).filter((o) => o !== 0);
+    expect(offsets.every((o) => o >= 49_800 && o <= 50_200)).toBe(true);
+  });
+
   it('fills a row with the job columns the e2e tests read', async () => {
     const make = (id: number) =>
       job(id, id === 1 ? { state: 'running', percent: 42, fps: 120.5, etaS: 75, deviceId: 'gpu0', agentId: 'local', outputSize: 4_500_000, speed: 4 } : {});

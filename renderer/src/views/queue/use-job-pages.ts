@@ -15,6 +15,10 @@ export interface JobListQuery {
 
 /** Live changes refetch the visible pages at most this often. */
 export const REFRESH_MS = 500;
+/** A scrolled-to window is fetched once the list has held still this long… */
+export const SETTLE_MS = 80;
+/** …or at least this often while it keeps moving. */
+export const MAX_WAIT_MS = 300;
 
 export interface JobPages {
   cache: JobPageCache;
@@ -49,9 +53,16 @@ export function useJobPages(query: JobListQuery): JobPages {
   /** Last state seen in a frame, per job: an off-screen job's progress must not cause refetches. */
   const seen = useRef(new Map<number, JobState>());
 
-  const show = useCallback(
-    (start: number, end: number) => {
-      range.current = { start, end };
+  const settle = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const settleSince = useRef<number | null>(null);
+  useEffect(() => () => clearTimeout(settle.current), [cache]);
+
+  const fetchVisible = useCallback(
+    () => {
+      clearTimeout(settle.current);
+      settle.current = undefined;
+      settleSince.current = null;
+      const { start, end } = range.current;
       for (const { page, generation } of cache.claimMissing(start, end)) {
         api.jobs({ ...queryRef.current, offset: page * PAGE_SIZE, limit: PAGE_SIZE }).then(
           (res) => {
@@ -70,17 +81,36 @@ export function useJobPages(query: JobListQuery): JobPages {
     [api, cache],
   );
 
+  /**
+   * While the list is flung through thousands of rows, fetching every page it passes costs a
+   * request and a parse per page never looked at: pages are fetched once the viewport has held
+   * still for SETTLE_MS, or at least every MAX_WAIT_MS during a long slow scroll. The first page
+   * (nothing loaded yet) is fetched at once.
+   */
+  const show = useCallback(
+    (start: number, end: number) => {
+      range.current = { start, end };
+      if (cache.total === null) return fetchVisible();
+      const t = now();
+      settleSince.current ??= t;
+      clearTimeout(settle.current);
+      if (t - settleSince.current >= MAX_WAIT_MS) return fetchVisible();
+      settle.current = setTimeout(fetchVisible, SETTLE_MS);
+    },
+    [cache, fetchVisible, now],
+  );
+
   const throttle = useMemo(
     () =>
       createThrottle(
         () => {
           cache.invalidate();
-          show(range.current.start, range.current.end);
+          fetchVisible();
         },
         REFRESH_MS,
         now,
       ),
-    [cache, show, now],
+    [cache, fetchVisible, now],
   );
   useEffect(() => () => throttle.cancel(), [throttle]);
 
