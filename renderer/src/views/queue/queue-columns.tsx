@@ -3,6 +3,9 @@ import type { JobState } from '../../../../core/shared/job-state.ts';
 /** The column headers of the queue grid; row cells follow the same order (see styles.css). */
 export const COLUMNS = ['File', 'Preset', 'Device', 'State', 'Progress', 'FPS', 'Speed', 'ETA', 'Size in → out'] as const;
 
+/** Right-aligned like their figures. */
+const NUMERIC: ReadonlySet<string> = new Set(['FPS', 'Speed', 'ETA']);
+
 export function QueueColumns() {
   return (
     <div className="queue-columns" role="row">
@@ -10,7 +13,7 @@ export function QueueColumns() {
         <span className="visually-hidden">Selected</span>
       </span>
       {COLUMNS.map((c) => (
-        <span key={c} role="columnheader">
+        <span key={c} role="columnheader" className={NUMERIC.has(c) ? 'cell-num' : undefined}>
           {c}
         </span>
       ))}
