@@ -13,7 +13,9 @@ export interface BoundaryRule {
 
 export const RULES: readonly BoundaryRule[] = [
   { files: /^core\//, forbidden: /^(electron|react|react-dom)(\/|$)/, why: 'core is headless: it never imports electron or react' },
-  { files: /^core\//, forbidden: /(^|\/)(electron|renderer|native)\//, why: 'core does not reach into the shells or the addon' },
+  { files: /^core\//, forbidden: /(^|\/)(electron|renderer)\//, why: 'core does not reach into the shells' },
+  // The addon is loaded only by the composition root (core/cli), which hands the agent a port.
+  { files: /^core\/(?!cli\/)/, forbidden: /(^|\/)native\//, why: 'only core/cli loads the native addon' },
   {
     files: /^(?!core\/coordinator\/store\/|test\/unit\/coordinator\/store\/).*/,
     forbidden: /^better-sqlite3$/,
