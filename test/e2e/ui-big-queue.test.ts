@@ -1,10 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JobsPageSchema } from '../../core/shared/protocol/index.ts';
-import { Scratch, waitFor } from '../helpers/cli.ts';
-import { chromiumMissing, pageProblems, useChromium } from '../helpers/chromium.ts';
-import { FarmProcesses } from '../helpers/farm.ts';
+import { waitFor } from '../helpers/cli.ts';
+import { chromiumMissing, pageProblems } from '../helpers/chromium.ts';
 import { seedQueue, startUiServe, type UiServe } from '../helpers/serve-process.ts';
-import { digitsOf, E2E_ARTIFACTS, openUi, recorded, saveScreenshot, tid, waitConnected, waitInPage } from './ui-driver.ts';
+import { digitsOf, useUiFarm, openUi, recorded, saveScreenshot, tid, waitConnected, waitInPage } from './ui-driver.ts';
 import type { Page } from 'playwright-core';
 
 // A queue of 100,000 jobs: the list is virtual (a bounded number of rows in the DOM however far
@@ -51,15 +50,7 @@ async function idsAround(serve: UiServe, index: number): Promise<Set<number>> {
 }
 
 describe.skipIf(skip)(`UI in Chromium: a 100,000-job queue${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  const scratch = new Scratch();
-  const procs = new FarmProcesses();
-  afterEach(async () => {
-    await procs.killAll();
-    await scratch.cleanup();
-  });
-  // After the cleanup hook: afterEach hooks run last-registered first, so a failed test's pages
-  // are photographed while serve is still up.
-  const chrome = useChromium({ failureDir: E2E_ARTIFACTS });
+  const { scratch, procs, chrome } = useUiFarm();
 
   it('keeps the DOM bounded while scrolling to the middle and the end, showing the right jobs there', async () => {
     const dataDir = await scratch.dir('ui-data');

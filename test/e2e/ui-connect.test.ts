@@ -1,9 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { Scratch } from '../helpers/cli.ts';
-import { chromiumMissing, pageProblems, useChromium } from '../helpers/chromium.ts';
-import { FarmProcesses } from '../helpers/farm.ts';
+import { describe, expect, it } from 'vitest';
+import { chromiumMissing, pageProblems } from '../helpers/chromium.ts';
 import { startUiServe } from '../helpers/serve-process.ts';
-import { E2E_ARTIFACTS, openUi, saveScreenshot, tid, waitConnected } from './ui-driver.ts';
+import { useUiFarm, openUi, saveScreenshot, tid, waitConnected } from './ui-driver.ts';
 
 // Opening the UI from the link `serve` prints: the token leaves the address bar, the events
 // socket connects, a new queue shows what to do; a wrong token is said so; the page is served
@@ -15,15 +13,7 @@ const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 describe.skipIf(skip)(`UI in Chromium: connecting${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  const scratch = new Scratch();
-  const procs = new FarmProcesses();
-  afterEach(async () => {
-    await procs.killAll();
-    await scratch.cleanup();
-  });
-  // After the cleanup hook: afterEach hooks run last-registered first, so a failed test's pages
-  // are photographed while serve is still up.
-  const chrome = useChromium({ failureDir: E2E_ARTIFACTS });
+  const { scratch, procs, chrome } = useUiFarm();
 
   it('opens from the printed link: token stripped from the address bar, socket open, empty queue explains what to do', async () => {
     const serve = await startUiServe(procs, { dataDir: await scratch.dir('ui-data'), localAgent: false });

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
 import { JobDetailSchema, SubmitResponseSchema, type JobDetail, type SubmitResponse } from '../../core/shared/protocol/index.ts';
+import { afterEach } from 'vitest';
+import { Scratch } from '../helpers/cli.ts';
+import { useChromium } from '../helpers/chromium.ts';
+import { FarmProcesses } from '../helpers/farm.ts';
 import type { UiServe } from '../helpers/serve-process.ts';
 
 // Driving the UI through the DOM contract of spec/ui.md (data-testid names only, never classes
@@ -33,6 +37,23 @@ export function row(page: Page, jobId: number, state?: string): Locator {
 
 /** Where the README and the reviewers find the screenshots. */
 export const E2E_ARTIFACTS = fileURLToPath(new URL('../../artifacts/e2e/', import.meta.url));
+
+/**
+ * Per test: temp dirs, the serve processes it starts (killed after it) and a Chromium page
+ * source. Call inside a describe block.
+ */
+export function useUiFarm() {
+  const scratch = new Scratch();
+  const procs = new FarmProcesses();
+  afterEach(async () => {
+    await procs.killAll();
+    await scratch.cleanup();
+  });
+  // After the cleanup hook: afterEach hooks run last-registered first, so a failed test's pages
+  // are photographed while serve is still up.
+  const chrome = useChromium({ failureDir: E2E_ARTIFACTS });
+  return { scratch, procs, chrome };
+}
 
 export async function saveScreenshot(page: Page, name: string): Promise<string> {
   mkdirSync(E2E_ARTIFACTS, { recursive: true });

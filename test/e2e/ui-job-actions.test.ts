@@ -2,13 +2,12 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Scratch, filesUnder, waitFor } from '../helpers/cli.ts';
-import { chromiumMissing, pageProblems, useChromium } from '../helpers/chromium.ts';
+import { describe, expect, it } from 'vitest';
+import { filesUnder, waitFor } from '../helpers/cli.ts';
+import { chromiumMissing, pageProblems } from '../helpers/chromium.ts';
 import { FFMPEG, makeClip } from '../helpers/clips.ts';
-import { FarmProcesses } from '../helpers/farm.ts';
 import { startUiServe } from '../helpers/serve-process.ts';
-import { E2E_ARTIFACTS, jobDetail, openUi, row, saveScreenshot, submitViaApi, tid, waitConnected, waitForRow, waitInPage } from './ui-driver.ts';
+import { useUiFarm, jobDetail, openUi, row, saveScreenshot, submitViaApi, tid, waitConnected, waitForRow, waitInPage } from './ui-driver.ts';
 
 // Acting on one job from the queue: cancel a running encode, open a finished job's detail.
 
@@ -27,15 +26,7 @@ async function makeFullRangeClip(dir: string, name: string, seconds: number): Pr
 }
 
 describe.skipIf(skip)(`UI in Chromium: job actions and detail${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  const scratch = new Scratch();
-  const procs = new FarmProcesses();
-  afterEach(async () => {
-    await procs.killAll();
-    await scratch.cleanup();
-  });
-  // After the cleanup hook: afterEach hooks run last-registered first, so a failed test's pages
-  // are photographed while serve is still up.
-  const chrome = useChromium({ failureDir: E2E_ARTIFACTS });
+  const { scratch, procs, chrome } = useUiFarm();
 
   it('cancels a running encode from the toolbar: the row ends canceled and no output is left', async () => {
     const media = await scratch.dir('ui-media');

@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Scratch, expectEncodeOf, filesUnder } from '../helpers/cli.ts';
-import { chromiumMissing, pageProblems, useChromium } from '../helpers/chromium.ts';
+import { describe, expect, it } from 'vitest';
+import { expectEncodeOf, filesUnder } from '../helpers/cli.ts';
+import { chromiumMissing, pageProblems } from '../helpers/chromium.ts';
 import { makeClip } from '../helpers/clips.ts';
-import { FarmProcesses } from '../helpers/farm.ts';
 import { startUiServe } from '../helpers/serve-process.ts';
-import { digitsOf, dragFilesOver, dropDragged, E2E_ARTIFACTS, jobDetail, openUi, recorded, saveScreenshot, tid, waitConnected, waitForRow } from './ui-driver.ts';
+import { digitsOf, dragFilesOver, dropDragged, useUiFarm, jobDetail, openUi, recorded, saveScreenshot, tid, waitConnected, waitForRow } from './ui-driver.ts';
 
 // The browser path of submission (spec/ui.md "Browser submission"): files dropped on the window
 // are uploaded to the coordinator's inbox, submitted as one batch, encoded by the local agent
@@ -18,15 +17,7 @@ const skip = chromiumMissing();
 const PRESET = 'hevc-fast';
 
 describe.skipIf(skip)(`UI in Chromium: drop files to encode${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  const scratch = new Scratch();
-  const procs = new FarmProcesses();
-  afterEach(async () => {
-    await procs.killAll();
-    await scratch.cleanup();
-  });
-  // After the cleanup hook: afterEach hooks run last-registered first, so a failed test's pages
-  // are photographed while serve is still up.
-  const chrome = useChromium({ failureDir: E2E_ARTIFACTS });
+  const { scratch, procs, chrome } = useUiFarm();
 
   it('uploads two dropped clips, submits them, shows progress and both done with sizes; the outputs are real encodes', async () => {
     const dataDir = await scratch.dir('ui-data');

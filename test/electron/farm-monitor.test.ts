@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { createFarmMonitor, type FarmMonitor, type FarmNotice, type FarmProgress } from '../../electron/main/farm-monitor.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { FakeFarm, jobView, settle } from './farm-fakes.ts';
-import { recordingLogger } from './recording-logger.ts';
+import { recordingLogger } from '../helpers/recording-logger.ts';
 
 describe('createFarmMonitor', () => {
   let clock: FakeClock;

@@ -3,7 +3,7 @@ import type { IpcMain } from 'electron';
 import { IpcRefusedError, setupIpc } from '../../electron/main/ipc.ts';
 import { CHANNELS } from '../../electron/preload/channels.ts';
 import { FakeIpcMain, asElectron } from './fake-electron.ts';
-import { recordingLogger } from './recording-logger.ts';
+import { recordingLogger } from '../helpers/recording-logger.ts';
 
 const UI = 'http://127.0.0.1:41234';
 

@@ -9,7 +9,7 @@ import { APP_ID, startShell } from '../../electron/main/shell.ts';
 import { CHANNELS } from '../../electron/preload/channels.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { FakeBrowserWindow, FakeTray, asShellElectron, fakeElectron, resetFakeElectron } from './fake-electron.ts';
-import { recordingLogger } from './recording-logger.ts';
+import { recordingLogger } from '../helpers/recording-logger.ts';
 
 vi.mock('electron', async () => (await import('./fake-electron.ts')).fakeElectron);
 

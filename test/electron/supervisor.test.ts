@@ -3,7 +3,7 @@ import { createSupervisor, type Supervisor, type SupervisorStatus } from '../../
 import { NO_FFMPEG_EXIT } from '../../electron/utility/messages.ts';
 import { FakeClock } from '../helpers/fake-clock.ts';
 import { FakeUtilityProcess, fakeElectron, resetFakeElectron } from './fake-electron.ts';
-import { recordingLogger } from './recording-logger.ts';
+import { recordingLogger } from '../helpers/recording-logger.ts';
 
 const ready = (port: number) => ({ type: 'ready', url: `http://127.0.0.1:${port}`, token: 'efa_token' });
 

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BrowserWindow } from 'electron';
 import { createMainWindow, isExternalLink } from '../../electron/main/window.ts';
-import { recordingLogger } from './recording-logger.ts';
+import { recordingLogger } from '../helpers/recording-logger.ts';
 import { FakeBrowserWindow, asElectron, resetFakeElectron } from './fake-electron.ts';
 
 const UI = 'http://127.0.0.1:41234';

@@ -2,8 +2,10 @@ import http, { type IncomingHttpHeaders } from 'node:http';
 import net from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
 import type { AgentConnection } from '../../../core/coordinator/coordinator.ts';
-import type { Logger } from '../../../core/shared/logger.ts';
+import { recordingLogger, type LogEntry } from '../../helpers/recording-logger.ts';
 import type { CoordinatorMessage } from '../../../core/shared/protocol/index.ts';
+
+export { recordingLogger, type LogEntry };
 
 export const API_TOKEN = 'test-api-token-0123456789abcdefghijklmnopqrstu';
 export const AGENT_ID = 'agt-0123456789ab';
@@ -17,19 +19,6 @@ export function fakeAuthenticateAgent(agentId: string, secret: string) {
     return { ok: false as const, status: 401 as const, code: 'bad-credentials', message: 'unknown agent or wrong secret' };
   }
   return { ok: true as const };
-}
-
-export interface LogEntry {
-  level: string;
-  msg: string;
-  fields?: Record<string, unknown>;
-}
-
-/** A logger that keeps every line, so tests can check what was (and was not) logged. */
-export function recordingLogger(): Logger & { entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => entries.push({ level, msg, fields });
-  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 export interface Reply {
