@@ -11,6 +11,8 @@ import {
 } from '../shared/protocol/index.ts';
 import type { Preset } from '../shared/preset.ts';
 import type { AgentDevice } from './ports.ts';
+import type { TelemetrySource } from './telemetry/telemetry-source.ts';
+import { createTelemetrySender } from './telemetry/telemetry-sender.ts';
 import { runJob, type JobRunnerDeps } from './job-runner.ts';
 
 export interface AgentDeps extends JobRunnerDeps {
@@ -31,6 +33,13 @@ export interface AgentDeps extends JobRunnerDeps {
   onDrained?: () => void;
   /** The coordinator's timings arrived (its welcome), e.g. to tune the transport's dead-link check. */
   onWelcome?: (timings: { heartbeatMs: number; leaseTtlMs: number }) => void;
+  /**
+   * Live GPU figures (NVML, nvidia-smi, or none), polled in-process and sent to a coordinator whose
+   * welcome says it takes them. `close()` stops the polling; the source stays the caller's to close.
+   */
+  telemetry?: TelemetrySource;
+  /** @default 2000 (min 1000) — how often `telemetry` is polled. */
+  telemetryIntervalMs?: number;
 }
 
 interface InFlight {
@@ -70,6 +79,15 @@ export function createAgent(deps: AgentDeps) {
   const unacked = new Map<string, AgentMessage>();
   let send: (msg: AgentMessage) => void = () => {};
   let heartbeat: TimerHandle | undefined;
+  const telemetry = deps.telemetry
+    ? createTelemetrySender({
+        source: deps.telemetry,
+        clock,
+        logger,
+        intervalMs: deps.telemetryIntervalMs,
+        send: (sample) => send({ v: PROTOCOL_VERSION, type: 'telemetry', sample }),
+      })
+    : undefined;
 
   /**
    * The agent fences itself: work whose lease it has not seen renewed in time is dropped, since
@@ -192,6 +210,11 @@ export function createAgent(deps: AgentDeps) {
     if (msg.type === 'ack') unacked.delete(keyOf(msg.jobId, msg.epoch));
     if (msg.type === 'welcome') {
       deps.onWelcome?.({ heartbeatMs: msg.heartbeatMs, leaseTtlMs: msg.leaseTtlMs });
+      // A coordinator that takes telemetry knows nothing of this host yet: the next sample goes out whole.
+      if (msg.telemetry) {
+        telemetry?.forget();
+        telemetry?.start();
+      } else telemetry?.stop();
       return onWelcome(msg.heartbeatMs, msg.presets);
     }
     if (msg.type === 'drain') {
@@ -223,6 +246,8 @@ export function createAgent(deps: AgentDeps) {
      * coordinator re-occupies those slots (or answers a conflict for work it gave away).
      */
     reconnected(): void {
+      // Telemetry waits for this connection's welcome: the coordinator there may not take it.
+      telemetry?.stop();
       send(hello());
       // A coordinator that restarted may have lost these; a repeat of either is harmless.
       for (const f of inFlight.values()) if (f.started && !f.dropped) send(f.started);
@@ -238,6 +263,8 @@ export function createAgent(deps: AgentDeps) {
      */
     async close(reason = 'agent shutting down', opts: { handBack?: boolean } = {}): Promise<void> {
       if (heartbeat) clock.clearTimeout(heartbeat);
+      // The source stays open: whoever opened it closes it, after the agent.
+      telemetry?.stop();
       for (const f of inFlight.values()) f.controller.abort(opts.handBack ? new LeaseLostError(reason) : new CanceledError(reason));
       await Promise.all([...queues.values()].map((q) => q.onIdle()));
       while (jobs.size) await Promise.all([...jobs]);

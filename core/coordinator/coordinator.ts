@@ -15,8 +15,10 @@ import {
   type Started,
   type Encoded,
 } from '../shared/protocol/index.ts';
+import type { TelemetrySample } from '../shared/telemetry.ts';
 import type { AgentState, AttemptEnd, BatchRow, JobRow, JobStore, NewBatch, QueuePlace } from './ports.ts';
 import { DevicePool, DEFAULT_QUARANTINE_AFTER, learnedAnnouncement, type PoolDevice } from './device-pool.ts';
+import { DEFAULT_BUDGET_QUIET_MS } from './session-budget.ts';
 import type { FailurePolicy } from './failure-policy.ts';
 import { DEFAULT_BACKOFF } from './backoff.ts';
 import { removeJobTemps } from './temp-cleanup.ts';
@@ -41,6 +43,11 @@ export interface CoordinatorConfig {
   quarantineAfter: number;
   /** @default 10000 — how often agents renew leases (capped at a third of the lease TTL). */
   heartbeatMs: number;
+  /**
+   * @default 600000 — a session budget lowered by a driver refusal goes up by one after the device
+   * ran this long at it (every slot busy) without another refusal; a refused raise doubles it.
+   */
+  budgetQuietMs: number;
 }
 
 export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
@@ -49,6 +56,7 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   failure: { ...DEFAULT_BACKOFF, maxRequeues: 20 },
   quarantineAfter: DEFAULT_QUARANTINE_AFTER,
   heartbeatMs: 10_000,
+  budgetQuietMs: DEFAULT_BUDGET_QUIET_MS,
 };
 
 export interface CoordinatorDeps {
@@ -118,7 +126,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
   const config: CoordinatorConfig = { ...DEFAULT_COORDINATOR_CONFIG, ...deps.config };
   const random = deps.random ?? Math.random;
   const events = new EventEmitter<CoordinatorEvents>();
-  const pool = new DevicePool(config.quarantineAfter);
+  const pool = new DevicePool(config.quarantineAfter, { now: () => clock.now(), budgetQuietMs: config.budgetQuietMs });
   const agents = new Map<string, ConnectedAgent>();
   /** Agents revoked while connected: nothing they still send is applied. */
   const revoked = new Set<string>();
@@ -145,12 +153,33 @@ export function createCoordinator(deps: CoordinatorDeps) {
     conflict: (agentId, jobId, epoch) => conflict(agentId, jobId, epoch),
     jobChanged: (jobId) => emitJob(jobId),
     ended: (jobId, to) => events.emit('ended', { jobId, state: to }),
-    deviceChanged: (device) => {
-      store.upsertDevices(device.agentId, [learnedAnnouncement(device)], clock.now());
-      events.emit('device', device);
-    },
+    deviceChanged: (device) => deviceLearned(device),
     dispatch: () => dispatch(),
   });
+
+  /** Writes back what was learned about a device (slots, quarantine, its budget) and tells listeners. */
+  function deviceLearned(device: PoolDevice): void {
+    const now = clock.now();
+    store.upsertDevices(device.agentId, [learnedAnnouncement(device)], now);
+    const budget = pool.learnedBudget(device.key);
+    if (budget) store.saveDeviceBudget(device.agentId, budget, now);
+    events.emit('device', device);
+  }
+
+  /** Lowered budgets that ran a quiet period at their level without a refusal go up by one. */
+  function raiseBudgets(): void {
+    const raised = pool.tickBudgets();
+    for (const device of raised) {
+      logger.info('device session budget raised', { device: device.key, slots: device.slots, announced: device.announcedSlots });
+      deviceLearned(device);
+    }
+    if (raised.length) dispatch();
+  }
+
+  /** An agent's latest GPU figures: kept in memory, shown on its devices. */
+  function onTelemetry(agentId: string, sample: TelemetrySample): void {
+    for (const device of pool.setTelemetry(agentId, sample)) events.emit('device', device);
+  }
 
   const isAlive = (agentId: string) => agents.has(agentId) || (deps.isForeignAgentAlive?.(agentId) ?? false);
 
@@ -272,11 +301,14 @@ export function createCoordinator(deps: CoordinatorDeps) {
       info.files = hello.files;
       info.maxJobs = hello.maxJobs;
     }
-    pool.register(agentId, hello.devices, hello.limitGroups);
+    // Budgets learned in earlier runs apply again: a device that refused sessions before starts low.
+    pool.register(agentId, hello.devices, hello.limitGroups, store.listDeviceBudgets(agentId));
     applyCap(agentId);
     pool.holdAgent(agentId, enrolled !== undefined && enrolled.state !== 'active');
     reoccupy(agentId, hello.active);
-    store.upsertDevices(agentId, hello.devices, clock.now());
+    const announced = new Set(hello.devices.map((d) => d.id));
+    const registered = pool.list().filter((d) => d.agentId === agentId && announced.has(d.id));
+    store.upsertDevices(agentId, registered.map(learnedAnnouncement), clock.now());
     if (enrolled) store.touchAgent(agentId, clock.now());
     sendWelcome(agentId);
     if (enrolled?.state === 'draining') send(agentId, { v: PROTOCOL_VERSION, type: 'drain' });
@@ -315,6 +347,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
       heartbeatMs: Math.max(100, Math.min(config.heartbeatMs, Math.floor(config.leaseTtlMs / 3))),
       leaseTtlMs: config.leaseTtlMs,
       presets: presets.list().map((p) => p.preset),
+      telemetry: true,
     });
   }
 
@@ -369,6 +402,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
         return;
       case 'device-update':
         return;
+      case 'telemetry':
+        return onTelemetry(agentId, msg.sample);
       case 'started':
         return onStarted(agentId, msg);
       case 'encoded':
@@ -467,6 +502,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
       forwardCancels();
       dispatch();
     }
+    raiseBudgets();
     if (clock.now() - lastLeaseCheck >= config.leaseTtlMs / 2) {
       lastLeaseCheck = clock.now();
       void recover();
@@ -614,6 +650,8 @@ export function createCoordinator(deps: CoordinatorDeps) {
       return changed;
     },
     devices: () => pool.list(),
+    /** Each connected agent's latest GPU telemetry sample (memory only). */
+    telemetry: () => pool.telemetry(),
     /** Ids of agents connected right now. */
     connectedAgents: () => [...agents.keys()],
     /** Jobs each connected agent's devices hold. */

@@ -2,6 +2,7 @@ import type { ErrorInfo } from '../shared/errors.ts';
 import type { JobState } from '../shared/job-state.ts';
 import type { Codec, Preset } from '../shared/preset.ts';
 import type { DeviceAnnouncement } from '../shared/device.ts';
+import type { LearnedBudget } from './session-budget.ts';
 import type { JobSort, ProbeView } from '../shared/protocol/index.ts';
 
 /** What to do when the output target already exists when the job commits (never overwrite). */
@@ -274,6 +275,10 @@ export interface JobStore {
 
   upsertDevices(agentId: string, devices: readonly DeviceAnnouncement[], now: number): void;
   listDevices(): DeviceRow[];
+  /** Keeps what was learned about a device's session budget (one row per agent and device). */
+  saveDeviceBudget(agentId: string, budget: LearnedBudget, now: number): void;
+  /** The budgets learned for an agent's devices in earlier runs. */
+  listDeviceBudgets(agentId: string): LearnedBudget[];
 
   /** Job counts per state (all batches, or one). */
   countJobsByState(batchId?: number): Record<string, number>;

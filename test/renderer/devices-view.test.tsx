@@ -5,6 +5,7 @@ import { AgentsResponseSchema, DevicesResponseSchema, JoinTokenResponseSchema, t
 import type { ApiClient } from '../../renderer/src/api/client.ts';
 import { AppContext, createEventsHub, type EventsHub } from '../../renderer/src/app-context.tsx';
 import { DevicesView } from '../../renderer/src/views/devices/devices-view.tsx';
+import { gpuFigures } from '../helpers/gpu-sample.ts';
 
 const NOW = Date.UTC(2025, 0, 15, 12, 0, 0);
 
@@ -80,6 +81,69 @@ describe('DevicesView', () => {
     expect(within(cards[2]!).getByTestId('device-state').textContent).toBe('quarantined: NVENC session limit errors 3 times');
   });
 
+  it('shows a GPU’s live figures, its telemetry source and the budget it learned', async () => {
+    const GIB = 1024 ** 3;
+    const devices = DevicesResponseSchema.parse({
+      devices: [
+        device({
+          key: 'agent-1/gpu0',
+          slots: 2,
+          announcedSlots: 3,
+          busy: [11, 12],
+          jobs: [11, 12],
+          telemetry: {
+            index: 0,
+            uuid: 'GPU-0',
+            name: 'NVIDIA GeForce RTX 4090',
+            pciBusId: '00000000:01:00.0',
+            memoryUsedBytes: 3.5 * GIB,
+            memoryTotalBytes: 24 * GIB,
+            temperatureC: 88,
+            gpuUtil: 41,
+            encoderUtil: 87.4,
+            decoderUtil: 9,
+            encoderSessions: 3,
+            encoderFps: 212.6,
+            encoderLatencyUs: 1500,
+            encoderCapacity: { h264: 30, hevc: 25, av1: null },
+            driverVersion: '550.54.14',
+          },
+          telemetrySource: { source: 'nvml', at: NOW - 1000, reason: null },
+          budget: { source: 'learned', refusedAt: NOW - 5 * 60_000, atBudgetMs: 3 * 60_000, raiseAfterMs: 10 * 60_000 },
+        }),
+        device({
+          key: 'agent-2/gpu0',
+          agentId: 'agent-2',
+          telemetrySource: { source: 'none', at: NOW, reason: 'libnvidia-ml.so.1: cannot open shared object file; nvidia-smi: not found' },
+        }),
+        device({ key: 'agent-1/cpu', kind: 'cpu', label: 'CPU', telemetrySource: { source: 'nvml', at: NOW, reason: null } }),
+      ],
+    });
+    renderView(fake({ devices: async () => devices, agents: async () => AGENTS }));
+    const [gpu, blind, cpu] = (await screen.findAllByTestId('device-card')).map((c) => within(c));
+
+    const text = (id: string) => gpu!.getByTestId(id).textContent;
+    expect(text('device-temperature')).toBe('88 °C');
+    expect(gpu!.getByTestId('device-temperature').className).toBe('device-hot');
+    expect(text('device-gpu-util')).toBe('41%');
+    expect(text('device-encoder-util')).toBe('87%');
+    expect(text('device-driver-sessions')).toBe('3');
+    expect(text('device-encoder-fps')).toBe('213 fps');
+    expect(text('device-memory')).toBe('3.5 / 24.0 GiB');
+    expect(text('device-telemetry-source')).toBe('NVML');
+    expect(text('device-sessions')).toBe('2 / 2 (announced 3)');
+    expect(text('device-budget')).toBe('learned 2 of 3 · driver refused a session 5 min ago · +1 after 10 min at budget without a refusal (3 min so far)');
+
+    // No driver on that host: the card says so instead of showing blanks.
+    expect(blind!.queryByTestId('device-temperature')).toBeNull();
+    expect(blind!.getByTestId('device-telemetry-source').textContent).toBe('none: libnvidia-ml.so.1: cannot open shared object file; nvidia-smi: not found');
+    expect(blind!.queryByTestId('device-budget')).toBeNull();
+
+    // The CPU has no GPU figures to show.
+    expect(cpu!.queryByTestId('device-telemetry-source')).toBeNull();
+    expect(cpu!.queryByTestId('device-temperature')).toBeNull();
+  });
+
   it('applies live devices frames and agent connection frames', async () => {
     const events = createEventsHub();
     renderView(fake({ devices: async () => DEVICES, agents: async () => AGENTS }), undefined, events);
@@ -91,6 +155,16 @@ describe('DevicesView', () => {
     const cards = screen.getAllByTestId('device-card');
     expect(cards).toHaveLength(1);
     expect(within(cards[0]!).getByTestId('device-sessions').textContent).toBe('2 / 2 (announced 5)');
+    // The next frame brings the GPU's figures (telemetry goes out with device frames).
+    act(() => {
+      events.emitFrame({
+        type: 'devices',
+        devices: [{ ...DEVICES.devices[0]!, telemetry: gpuFigures(0, { temperatureC: 55 }), telemetrySource: { source: 'nvidia-smi', at: NOW, reason: null } }],
+      });
+    });
+    const card = within(screen.getAllByTestId('device-card')[0]!);
+    expect(card.getByTestId('device-temperature').textContent).toBe('55 °C');
+    expect(card.getByTestId('device-telemetry-source').textContent).toBe('nvidia-smi');
     const row = screen.getAllByTestId('agent-row').find((r) => r.dataset.agentId === 'agent-2')!;
     expect(row.dataset.connected).toBe('true');
   });

@@ -15,7 +15,8 @@ export type PushOutcome = 'buffered' | 'dropped';
  * and flushed after the next `hello` (after Flamenco's upstream buffer).
  *
  * - `hello` and `heartbeat` are never kept: a fresh one is sent on reconnect, and a stale
- *   heartbeat would renew leases the agent may no longer hold.
+ *   heartbeat would renew leases the agent may no longer hold. Nor is `telemetry`: old figures are
+ *   worth nothing, and a fresh sample follows the next welcome.
  * - `progress` keeps only the newest report per (job, epoch); the older one is removed and the
  *   newer appended, so a job's progress never overtakes its own `started`.
  * - Over the cap, the oldest `log` goes first, then the oldest `progress`. `started`, `encoded`,
@@ -36,7 +37,7 @@ export class Outbox {
   }
 
   push(msg: AgentMessage): PushOutcome {
-    if (msg.type === 'hello' || msg.type === 'heartbeat') return 'dropped';
+    if (msg.type === 'hello' || msg.type === 'heartbeat' || msg.type === 'telemetry') return 'dropped';
     if (msg.type === 'progress') this.removeWhere((m) => m.type === 'progress' && m.jobId === msg.jobId && m.epoch === msg.epoch);
     this.queue.push(msg);
     this.enforceCap();

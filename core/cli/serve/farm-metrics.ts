@@ -5,7 +5,7 @@ import { createQueueWaitHistogram, renderMetrics } from '../../coordinator/serve
 
 /**
  * Collects what /metrics reports: queue waits as jobs get leased, transfer bytes as they move,
- * and a snapshot of jobs, devices and agents when scraped.
+ * and a snapshot of jobs, devices, GPU telemetry and agents when scraped.
  */
 export function createFarmMetrics(deps: { coordinator: Coordinator; store: JobStore; api: FarmApi; now: () => number }) {
   const queueWait = createQueueWaitHistogram();
@@ -30,6 +30,19 @@ export function createFarmMetrics(deps: { coordinator: Coordinator; store: JobSt
           label: d.label,
           fps: running.filter((j) => j.agentId === d.agentId && j.deviceId === d.id).reduce((sum, j) => sum + j.fps, 0),
         })),
+        gpus: deps.coordinator.telemetry().flatMap(({ agentId, sample }) =>
+          sample.gpus.map((g) => ({
+            agent: agentId,
+            gpu: String(g.index),
+            name: g.name,
+            temperatureC: g.temperatureC,
+            gpuUtil: g.gpuUtil,
+            encoderUtil: g.encoderUtil,
+            encoderSessions: g.encoderSessions,
+            encoderFps: g.encoderFps,
+            memoryUsedBytes: g.memoryUsedBytes,
+          })),
+        ),
         agentsUp: agents.filter((a) => a.connected).length,
         agentsKnown: agents.length,
         transferBytes: { ...transferBytes },

@@ -5,7 +5,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Clock, TimerHandle } from '../../shared/clock.ts';
 import { silentLogger, type Logger } from '../../shared/logger.ts';
 import type { CoordinatorEvents } from '../coordinator.ts';
-import type { PoolDevice } from '../device-pool.ts';
+import { raiseAfterMs, type PoolDevice } from '../device-pool.ts';
 import type { JobRow } from '../ports.ts';
 import { EVENTS_SUBPROTOCOL, type DeviceView, type EventsFrame } from '../../shared/protocol/index.ts';
 import { jobView } from '../api/job-view.ts';
@@ -43,6 +43,14 @@ export function deviceView(d: PoolDevice): DeviceView {
     busy: [...d.busy],
     faults: d.faults,
     reason: d.reason ?? null,
+    telemetry: d.telemetry,
+    telemetrySource: d.telemetrySource,
+    budget: {
+      source: d.slots < d.announcedSlots ? 'learned' : 'configured',
+      refusedAt: d.budget.refusedAt,
+      atBudgetMs: d.budget.atBudgetMs,
+      raiseAfterMs: raiseAfterMs(d),
+    },
   };
 }
 

@@ -8,10 +8,26 @@ export interface HistogramSnapshot {
   buckets: [number, number][];
 }
 
+/** One GPU's live figures from its agent's telemetry; a null figure is left out of the scrape. */
+export interface GpuMetrics {
+  agent: string;
+  /** The GPU's index on its host (NVML / nvidia-smi numbering). */
+  gpu: string;
+  name: string;
+  temperatureC: number | null;
+  /** Percent 0–100, as the driver reports it; written as a 0–1 ratio. */
+  gpuUtil: number | null;
+  encoderUtil: number | null;
+  encoderSessions: number | null;
+  encoderFps: number | null;
+  memoryUsedBytes: number | null;
+}
+
 export interface MetricsSnapshot {
   jobsByState: Record<string, number>;
   queueWaitSeconds: HistogramSnapshot;
   deviceFps: { agent: string; device: string; label: string; fps: number }[];
+  gpus: GpuMetrics[];
   agentsUp: number;
   agentsKnown: number;
   transferBytes: { download: number; upload: number };
@@ -53,6 +69,34 @@ function histogramSamples(name: string, h: HistogramSnapshot): string[] {
   return out;
 }
 
+/** The per-GPU gauges: family, help, and the figure it reads (null: no sample). */
+const GPU_GAUGES: [string, string, (g: GpuMetrics) => number | null][] = [
+  ['encodefarm_gpu_temperature_celsius', 'GPU temperature.', (g) => g.temperatureC],
+  ['encodefarm_gpu_utilization_ratio', 'GPU utilisation over the driver\'s last sample period (0-1).', (g) => ratio(g.gpuUtil)],
+  ['encodefarm_gpu_encoder_utilization_ratio', 'NVENC utilisation over the driver\'s last sample period (0-1).', (g) => ratio(g.encoderUtil)],
+  ['encodefarm_gpu_encoder_sessions', 'Open NVENC sessions on the GPU, all processes, as the driver reports them.', (g) => g.encoderSessions],
+  ['encodefarm_gpu_encoder_fps', 'Average frames per second over the GPU\'s NVENC sessions, as the driver reports it.', (g) => g.encoderFps],
+  ['encodefarm_gpu_memory_used_bytes', 'GPU memory in use.', (g) => g.memoryUsedBytes],
+];
+
+function ratio(percent: number | null): number | null {
+  return percent === null ? null : percent / 100;
+}
+
+function gpuFamilies(gpus: readonly GpuMetrics[]): string[] {
+  return GPU_GAUGES.flatMap(([name, help, figure]) =>
+    family(
+      name,
+      'gauge',
+      help,
+      gpus.flatMap((g) => {
+        const v = figure(g);
+        return v === null ? [] : [sample(name, { agent: g.agent, gpu: g.gpu, name: g.name }, v)];
+      }),
+    ),
+  );
+}
+
 /** Renders the farm's metrics for a Prometheus scrape of `GET /metrics`. */
 export function renderMetrics(s: MetricsSnapshot): string {
   const lines = [
@@ -74,6 +118,7 @@ export function renderMetrics(s: MetricsSnapshot): string {
       'Frames per second the device is encoding now, over its running jobs.',
       s.deviceFps.map((d) => sample('encodefarm_device_encode_fps', { agent: d.agent, device: d.device, label: d.label }, d.fps)),
     ),
+    ...gpuFamilies(s.gpus),
     ...family('encodefarm_agents_up', 'gauge', 'Agents connected now.', [sample('encodefarm_agents_up', {}, s.agentsUp)]),
     ...family('encodefarm_agents_known', 'gauge', 'Agents enrolled and not revoked.', [
       sample('encodefarm_agents_known', {}, s.agentsKnown),

@@ -2,6 +2,7 @@ import type { JobStore } from '../ports.ts';
 import { agents } from './agents.ts';
 import { batchesAndJobs } from './batches-jobs.ts';
 import { bulkActions } from './bulk-actions.ts';
+import { deviceBudgets } from './device-budgets.ts';
 import { openDb } from './db.ts';
 import { jobQueries } from './job-queries.ts';
 import { leases } from './leases.ts';
@@ -43,6 +44,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): JobStore {
     ...leases(db),
     ...bulkActions(db),
     ...logPresetsDevices(db),
+    ...deviceBudgets(db),
     ...agents(db),
     ...jobQueries(db),
     ...queueOrder(db),

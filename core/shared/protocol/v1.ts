@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DeviceAnnouncementSchema, DeviceStateSchema, LimitGroupSchema } from '../device.ts';
 import { ERROR_KINDS } from '../errors.ts';
 import { PresetSchema } from '../preset.ts';
+import { TelemetrySampleSchema } from '../telemetry.ts';
 
 /**
  * Agent ⇄ coordinator messages, version 1. Every in-flight message carries the lease epoch so the
@@ -103,9 +104,21 @@ export const HeartbeatSchema = z.object({
   leases: z.array(z.object(jobRef)).max(1000),
 });
 
+/**
+ * The latest live GPU figures of this host (NVML, else `nvidia-smi`, else `none` with the reason).
+ * Sent only to a coordinator whose welcome said it takes them; coalesced by the agent (one poll in
+ * flight, an unchanged sample repeated at most every 10 s), and never buffered across a reconnect.
+ */
+export const TelemetrySchema = z.object({
+  v: z.literal(PROTOCOL_VERSION),
+  type: z.literal('telemetry'),
+  sample: TelemetrySampleSchema,
+});
+
 export const AgentMessageSchema = z.discriminatedUnion('type', [
   HelloSchema,
   HeartbeatSchema,
+  TelemetrySchema,
   DeviceUpdateSchema,
   StartedSchema,
   ProgressSchema,
@@ -167,6 +180,11 @@ export const WelcomeSchema = z.object({
   heartbeatMs: z.number().int().positive(),
   leaseTtlMs: z.number().int().positive(),
   presets: z.array(PresetSchema).max(1000),
+  /**
+   * The coordinator takes `telemetry` messages. A coordinator from before they existed leaves this
+   * out, and the agent then sends none (it would only be dropped there, with a warning each time).
+   */
+  telemetry: z.boolean().optional(),
 });
 
 /** The operator drained this agent: finish what it holds, take nothing more, then stop. */
@@ -186,6 +204,7 @@ export const CoordinatorMessageSchema = z.discriminatedUnion('type', [
 
 export type Hello = z.infer<typeof HelloSchema>;
 export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+export type Telemetry = z.infer<typeof TelemetrySchema>;
 export type DeviceUpdate = z.infer<typeof DeviceUpdateSchema>;
 export type Started = z.infer<typeof StartedSchema>;
 export type Progress = z.infer<typeof ProgressSchema>;

@@ -2,13 +2,15 @@ import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import type { CoordinatorEvents } from '../../../core/coordinator/coordinator.ts';
-import type { PoolDevice } from '../../../core/coordinator/device-pool.ts';
+import { DevicePool, type PoolDevice } from '../../../core/coordinator/device-pool.ts';
+import { freshBudget } from '../../../core/coordinator/session-budget.ts';
 import type { JobRow } from '../../../core/coordinator/ports.ts';
 import { EventsFrameSchema, JobViewSchema } from '../../../core/shared/protocol/index.ts';
 import { createEventsSocket, type EventsSocket } from '../../../core/coordinator/server/events-socket.ts';
 import { allowedHostsFor } from '../../../core/coordinator/server/guards.ts';
 import { createHttpServer, type FarmHttpServer } from '../../../core/coordinator/server/http-server.ts';
 import { FakeClock } from '../../helpers/fake-clock.ts';
+import { gpuFigures, gpuSample } from '../../helpers/gpu-sample.ts';
 import { API_TOKEN, closed, fakeAuthenticateAgent, nextMessage, openSocket } from './harness.ts';
 
 const INTERVAL_MS = 250;
@@ -70,6 +72,10 @@ function poolDevice(agentId: string, id: string, busy: number[]): PoolDevice {
     faults: 0,
     reason: undefined,
     announcement,
+    gpuIndex: undefined,
+    budget: freshBudget(0),
+    telemetry: null,
+    telemetrySource: null,
   };
 }
 
@@ -151,6 +157,27 @@ describe('createEventsSocket', () => {
     // Every frame is what the shared schema (the UI's side) says, jobs as API job views.
     for (const frame of received) expect(EventsFrameSchema.safeParse(frame).success).toBe(true);
     expect(Object.keys((received[0] as { jobs: object[] }).jobs[0]!).sort()).toEqual(Object.keys(JobViewSchema.shape).sort());
+  });
+
+  it('sends a GPU device with its live figures and its learned session budget', async () => {
+    const ws = await listen(await start());
+    const frame = nextMessage(ws);
+    const pool = new DevicePool(3, { now: () => clock.now(), budgetQuietMs: 600_000 });
+    pool.register('agt-a', [{ id: 'gpu1', kind: 'nvenc', label: 'GPU 1 RTX 4090', gpuIndex: 1, slots: 4, codecs: ['h264'], state: 'working' }], []);
+    pool.lowerSlots('agt-a/gpu1', 3, 'OpenEncodeSessionEx failed: out of memory');
+    pool.setTelemetry('agt-a', gpuSample(clock.now(), [gpuFigures(0), gpuFigures(1, { temperatureC: 70, encoderSessions: 2 })]));
+    events.emit('device', pool.get('agt-a/gpu1')!);
+    clock.advance(INTERVAL_MS);
+    const got = EventsFrameSchema.parse(await frame);
+    expect(got.type === 'devices' && got.devices[0]).toMatchObject({
+      key: 'agt-a/gpu1',
+      slots: 2,
+      announcedSlots: 4,
+      // GPU index 1 of the sample, not index 0.
+      telemetry: { index: 1, temperatureC: 70, encoderSessions: 2 },
+      telemetrySource: { source: 'nvml', at: clock.now() - INTERVAL_MS, reason: null },
+      budget: { source: 'learned', refusedAt: clock.now() - INTERVAL_MS, atBudgetMs: 0, raiseAfterMs: 600_000 },
+    });
   });
 
   it('keeps no timer and no backlog while nobody listens', async () => {

@@ -214,6 +214,7 @@ describe('coordinator with remote agents', { timeout: 10_000 }, () => {
         heartbeatMs: 10_000,
         leaseTtlMs: 60_000,
         presets: presets.list().map((p) => p.preset),
+        telemetry: true,
       });
       const welcome = agent.received[0]!;
       expect(welcome.type === 'welcome' && welcome.presets.map((p) => p.id)).toContain(mine.id);

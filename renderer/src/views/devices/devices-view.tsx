@@ -72,7 +72,7 @@ export function DevicesView() {
       {devices !== null && devices.length > 0 && (
         <section aria-label="Devices" className="device-grid">
           {devices.map((d) => (
-            <DeviceCard key={d.key} device={d} agentName={agentName(d.agentId)} />
+            <DeviceCard key={d.key} device={d} agentName={agentName(d.agentId)} now={now()} />
           ))}
         </section>
       )}

@@ -45,6 +45,12 @@ describe('Outbox', () => {
     expect(box.size()).toBe(0);
   });
 
+  it('never buffers telemetry: a link down for hours must not pile up stale GPU figures', () => {
+    const { box } = outbox();
+    for (let at = 0; at < 10; at++) expect(box.push({ v: 1, type: 'telemetry', sample: { source: 'none', at, gpus: [], reason: 'no driver' } })).toBe('dropped');
+    expect(box.size()).toBe(0);
+  });
+
   it('keeps only the newest progress per (job, epoch), moved to the end', () => {
     const { box } = outbox();
     box.push(started(1));

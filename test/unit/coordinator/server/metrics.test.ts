@@ -47,6 +47,11 @@ function snapshot(overrides: Partial<MetricsSnapshot> = {}): MetricsSnapshot {
     jobsByState: { queued: 3, running: 2, done: 10 },
     queueWaitSeconds: { count: 4, sum: 70.5, buckets: [[1, 1], [10, 2], [60, 3]] },
     deviceFps: [{ agent: 'agt-1', device: 'gpu0', label: 'RTX "4090"\nline\\2', fps: 312.5 }],
+    gpus: [
+      { agent: 'agt-1', gpu: '0', name: 'NVIDIA GeForce RTX 4090', temperatureC: 61, gpuUtil: 37, encoderUtil: 82, encoderSessions: 3, encoderFps: 240.5, memoryUsedBytes: 2147483648 },
+      // nvidia-smi on an older driver: no encoder figures.
+      { agent: 'agt-2', gpu: '1', name: 'Tesla T4', temperatureC: 48, gpuUtil: 0, encoderUtil: null, encoderSessions: null, encoderFps: null, memoryUsedBytes: null },
+    ],
     agentsUp: 1,
     agentsKnown: 2,
     transferBytes: { download: 1024, upload: 2048 },
@@ -64,6 +69,12 @@ describe('renderMetrics', () => {
       encodefarm_jobs: 'gauge',
       encodefarm_queue_wait_seconds: 'histogram',
       encodefarm_device_encode_fps: 'gauge',
+      encodefarm_gpu_temperature_celsius: 'gauge',
+      encodefarm_gpu_utilization_ratio: 'gauge',
+      encodefarm_gpu_encoder_utilization_ratio: 'gauge',
+      encodefarm_gpu_encoder_sessions: 'gauge',
+      encodefarm_gpu_encoder_fps: 'gauge',
+      encodefarm_gpu_memory_used_bytes: 'gauge',
       encodefarm_agents_up: 'gauge',
       encodefarm_agents_known: 'gauge',
       encodefarm_transfer_bytes_total: 'counter',
@@ -105,6 +116,25 @@ describe('renderMetrics', () => {
     expect(fps).toEqual([
       { name: 'encodefarm_device_encode_fps', labels: { agent: 'agt-1', device: 'gpu0', label: 'RTX "4090"\nline\\2' }, value: 312.5 },
     ]);
+  });
+
+  it('writes per-GPU gauges labelled agent, gpu and name, utilisation as a 0-1 ratio, leaving out figures a GPU lacks', () => {
+    const { samples } = parseExposition(renderMetrics(snapshot()));
+    const rtx = { agent: 'agt-1', gpu: '0', name: 'NVIDIA GeForce RTX 4090' };
+    const value = (name: string, labels: Record<string, string>) => find(samples, name, labels).map((s) => s.value);
+    expect(find(samples, 'encodefarm_gpu_temperature_celsius', rtx)).toEqual([{ name: 'encodefarm_gpu_temperature_celsius', labels: rtx, value: 61 }]);
+    expect(value('encodefarm_gpu_utilization_ratio', rtx)).toEqual([0.37]);
+    expect(value('encodefarm_gpu_encoder_utilization_ratio', rtx)).toEqual([0.82]);
+    expect(value('encodefarm_gpu_encoder_sessions', rtx)).toEqual([3]);
+    expect(value('encodefarm_gpu_encoder_fps', rtx)).toEqual([240.5]);
+    expect(value('encodefarm_gpu_memory_used_bytes', rtx)).toEqual([2147483648]);
+
+    const t4 = { agent: 'agt-2', gpu: '1' };
+    expect(value('encodefarm_gpu_temperature_celsius', t4)).toEqual([48]);
+    expect(value('encodefarm_gpu_utilization_ratio', t4)).toEqual([0]);
+    for (const name of ['encodefarm_gpu_encoder_utilization_ratio', 'encodefarm_gpu_encoder_sessions', 'encodefarm_gpu_encoder_fps', 'encodefarm_gpu_memory_used_bytes']) {
+      expect(value(name, t4), name).toEqual([]);
+    }
   });
 
   it('still writes TYPE lines for families with no samples', () => {
