@@ -18,7 +18,8 @@ function newest(dir) {
 
 function bundleIsFresh() {
   try {
-    return statSync(bundle).mtimeMs >= newest(path.join(root, 'core'));
+    const built = statSync(bundle).mtimeMs;
+    return built >= newest(path.join(root, 'core')) && built >= statSync(path.join(root, 'native', 'index.ts')).mtimeMs;
   } catch {
     return false;
   }

@@ -1,10 +1,13 @@
-// Bundles the CLI into dist/ and the UI into dist/renderer/; (one ESM file, packages external) so it starts without compiling
-// TypeScript; bin/encodefarm.js falls back to tsx when a source file is newer than the bundle.
+// Builds what runs: the NVML addon (native/build), the CLI as one ESM file with packages external
+// (dist/cli.mjs, so it starts without compiling TypeScript; bin/encodefarm.js falls back to tsx
+// when a source file is newer), the UI (dist/renderer) and the desktop shell (dist/electron).
 import { build } from 'esbuild';
 import { build as viteBuild } from 'vite';
 import { cpSync, rmSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url);
+// The NVML addon (never fails the build: without it GPU telemetry falls back to nvidia-smi or none).
+await import('./build-native.mjs');
 rmSync(new URL('dist/', root), { recursive: true, force: true });
 await build({
   entryPoints: [new URL('core/cli/main.ts', root).pathname],

@@ -4,6 +4,7 @@ import type { Logger } from '../shared/logger.ts';
 import { findBuiltinPreset } from '../shared/builtin-presets.ts';
 import type { Agent } from '../agent/agent.ts';
 import { createMachineAgent } from './machine-agent.ts';
+import type { TelemetrySource } from '../agent/telemetry/telemetry-source.ts';
 import type { DeviceSet } from '../agent/devices/device-set.ts';
 import type { FfmpegInstall } from '../agent/devices/locate-ffmpeg.ts';
 import type { FileAccess } from '../agent/ports.ts';
@@ -31,6 +32,8 @@ export interface AgentServiceOptions {
   maxJobs?: number;
   stallTimeoutMs?: number;
   clock?: Clock;
+  /** GPU telemetry to report (from ./telemetry.ts's openTelemetry; the caller closes it). */
+  telemetry?: TelemetrySource;
 }
 
 export interface AgentService {
@@ -65,7 +68,7 @@ export function startAgentService(opts: AgentServiceOptions): AgentService {
   let resolveStopped!: (v: { ok: true } | { ok: false; error: Error }) => void;
   const stopped = new Promise<{ ok: true } | { ok: false; error: Error }>((r) => (resolveStopped = r));
   const agent = createMachineAgent(
-    { ffmpeg: opts.ffmpeg, deviceSet: opts.devices, stallTimeoutMs: opts.stallTimeoutMs },
+    { ffmpeg: opts.ffmpeg, deviceSet: opts.devices, stallTimeoutMs: opts.stallTimeoutMs, telemetry: opts.telemetry },
     {
       agentId: identity.agentId,
       // Built-ins until the coordinator's welcome brings its whole table.

@@ -10,6 +10,7 @@ import type { Agent } from '../agent/agent.ts';
 import { createMachineAgent } from './machine-agent.ts';
 import type { DeviceSet } from '../agent/devices/device-set.ts';
 import type { FfmpegInstall } from '../agent/devices/locate-ffmpeg.ts';
+import type { TelemetrySource } from '../agent/telemetry/telemetry-source.ts';
 
 export interface LocalFarmOptions {
   store: JobStore;
@@ -91,7 +92,7 @@ export interface LocalAgent {
 export function attachLocalAgent(
   coordinator: Coordinator,
   presets: PresetCatalog,
-  opts: Pick<LocalFarmOptions, 'ffmpeg' | 'deviceSet' | 'logger' | 'stallTimeoutMs'> & { clock: Clock },
+  opts: Pick<LocalFarmOptions, 'ffmpeg' | 'deviceSet' | 'logger' | 'stallTimeoutMs'> & { clock: Clock; telemetry?: TelemetrySource },
 ): LocalAgent {
   const agent = createMachineAgent(opts, { agentId: localAgentId(), presets, clock: opts.clock, logger: opts.logger });
   let linked = true;

@@ -70,7 +70,9 @@ export function buildProgram(term: Terminal, signal: AbortSignal, result: { code
   deviceOptions(common(program.command('devices')))
     .description('which ffmpeg, which encoders, which GPUs, and what works')
     .option('--json', 'machine-readable output')
-    .action((o: Opts) => run(runDevices(o as never, term)));
+    .option('--watch', 'a live table of GPU telemetry (temperature, utilisation, NVENC sessions, memory) until Ctrl-C')
+    .option('--interval <s>', 'seconds between --watch refreshes', '1')
+    .action((o: Opts) => run(runDevices(o as never, term, signal)));
 
   common(program.command('presets').argument('[action]', 'list | show <id> | add <file.json> | rm <id>').argument('[arg]'))
     .description('list, show, add or remove presets')

@@ -8,6 +8,8 @@ import { parsePathMapping } from '../../agent/files/path-map.ts';
 import { UsageError, discoverDevices, findFfmpeg, parseIntOption, secondsOption, type DeviceOptions, type Terminal } from '../context.ts';
 import { EXIT } from '../farm-session.ts';
 import { startAgentService } from '../agent-service.ts';
+import { openTelemetry } from '../telemetry.ts';
+import { systemClock } from '../../shared/clock.ts';
 
 export interface AgentOptions extends DeviceOptions {
   coordinator?: string;
@@ -77,7 +79,9 @@ export async function runAgent(opts: AgentOptions, term: Terminal, signal: Abort
   }
   const devices = await discoverDevices(ffmpeg, opts, term);
   const logger = jsonLogger((line) => term.err(line), term.env.ENCODEFARM_LOG_LEVEL === 'debug' ? 'debug' : 'info');
+  const telemetry = await openTelemetry({ env: term.env, clock: systemClock });
   const service = startAgentService({
+    telemetry,
     identity,
     ffmpeg,
     devices,
@@ -100,9 +104,11 @@ export async function runAgent(opts: AgentOptions, term: Terminal, signal: Abort
   if (outcome === 'signal') {
     term.err('stopping: handing running work back to the queue…\n');
     await service.stop('agent stopped by the operator');
+    telemetry.close();
     return EXIT.ok;
   }
   await service.stop(outcome.ok ? 'drained' : 'refused');
+  telemetry.close();
   if (outcome.ok) {
     term.err('drained: all work finished, stopping\n');
     return EXIT.ok;

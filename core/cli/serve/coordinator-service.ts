@@ -28,6 +28,7 @@ import type { Prober } from '../../agent/ports.ts';
 import type { SourceProber } from '../../coordinator/ports.ts';
 import type { FfmpegInstall } from '../../agent/devices/locate-ffmpeg.ts';
 import type { DeviceSet } from '../../agent/devices/device-set.ts';
+import type { TelemetrySource } from '../../agent/telemetry/telemetry-source.ts';
 import { attachLocalAgent, isLocalAgentAlive, type LocalAgent } from '../local-farm.ts';
 import { createUploadVerifier } from './upload-verifier.ts';
 import { createFarmMetrics } from './farm-metrics.ts';
@@ -39,6 +40,8 @@ export interface CoordinatorServiceOptions {
   ffmpeg: FfmpegInstall;
   /** This machine's devices for the in-process agent; undefined runs no local agent. */
   localDevices?: DeviceSet;
+  /** GPU telemetry of this machine for the in-process agent to report (the caller closes it). */
+  localTelemetry?: TelemetrySource;
   listen: { host: string; port: number };
   apiToken: string;
   tls?: boolean;
@@ -178,7 +181,14 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
   const address = await server.listen(opts.listen.host, opts.listen.port);
   let local: LocalAgent | undefined;
   if (opts.localDevices) {
-    local = attachLocalAgent(coordinator, presets, { ffmpeg: opts.ffmpeg, deviceSet: opts.localDevices, logger, clock, stallTimeoutMs: opts.stallTimeoutMs });
+    local = attachLocalAgent(coordinator, presets, {
+      ffmpeg: opts.ffmpeg,
+      deviceSet: opts.localDevices,
+      logger,
+      clock,
+      stallTimeoutMs: opts.stallTimeoutMs,
+      telemetry: opts.localTelemetry,
+    });
   }
   coordinator.start();
   logger.info('coordinator listening', { url: address.url, tls: Boolean(cert), localAgent: Boolean(local) });

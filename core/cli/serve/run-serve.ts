@@ -4,6 +4,8 @@ import { resolveDataDir } from '../../coordinator/store/data-dir.ts';
 import { UsageError, discoverDevices, findFfmpeg, openData, secondsOption, type CommonOptions, type DeviceOptions, type OpenedData, type Terminal } from '../context.ts';
 import { loadOrCreateApiToken, removeServeInfo, writeServeInfo } from '../remote/serve-info.ts';
 import { startCoordinatorService, type CoordinatorService } from './coordinator-service.ts';
+import { openTelemetry } from '../telemetry.ts';
+import { systemClock } from '../../shared/clock.ts';
 
 export interface ServeOptions extends CommonOptions, DeviceOptions {
   listen?: string;
@@ -61,12 +63,15 @@ export async function startServe(opts: ServeOptions, term: Terminal): Promise<Ru
     const ffmpeg = await findFfmpeg(opts, term);
     const localDevices = opts.localAgent === false ? undefined : await discoverDevices(ffmpeg, opts, term);
     const apiToken = await loadOrCreateApiToken(dataDir);
+    // NVML, else a long-lived nvidia-smi, else none: the local agent reports what this machine has.
+    const telemetry = localDevices ? await openTelemetry({ env: term.env, clock: systemClock }) : undefined;
     const service = await startCoordinatorService({
       store: data.store,
       dataDir,
       logger,
       ffmpeg,
       localDevices,
+      localTelemetry: telemetry,
       listen,
       apiToken,
       tls: Boolean(opts.tls),
@@ -88,6 +93,7 @@ export async function startServe(opts: ServeOptions, term: Terminal): Promise<Ru
           await service.close();
           await removeServeInfo(dataDir);
         } finally {
+          telemetry?.close();
           closeData();
         }
       })());
