@@ -43,6 +43,13 @@ const skipReason = !existsSync(ADDON)
     ? 'no C compiler (cc) to build the stub libnvidia-ml.so.1'
     : undefined;
 
+// CI (`bash .ci/run`, CI=true) must build and test the addon: a skip there would hide a broken build.
+describe.runIf(process.env.CI === 'true')('in CI', () => {
+  it('has built the addon and has a C compiler for the stub', () => {
+    expect(skipReason).toBeUndefined();
+  });
+});
+
 describe('loadNvml without a built addon', () => {
   it('answers with the reason and how to build it, instead of throwing', () => {
     const load = loadNvml({ addonPath: path.join(os.tmpdir(), 'no-such-dir', ADDON_FILE) });
