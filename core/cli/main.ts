@@ -4,6 +4,7 @@ import { runEncode } from './commands/encode.ts';
 import { runDemo } from './commands/demo.ts';
 import { runDevices } from './commands/devices.ts';
 import { runPresets } from './commands/presets.ts';
+import { runWatch } from './commands/watch.ts';
 import { runJobAction, runLog, runRetry, runStatus } from './commands/jobs.ts';
 import { runServe } from './commands/serve.ts';
 import { runAgent } from './commands/agent.ts';
@@ -77,6 +78,17 @@ export function buildProgram(term: Terminal, signal: AbortSignal, result: { code
   common(program.command('presets').argument('[action]', 'list | show <id> | add <file.json> | rm <id>').argument('[arg]'))
     .description('list, show, add or remove presets')
     .action((action: string | undefined, arg: string | undefined, o: Opts) => run(runPresets(action, arg, o as never, term)));
+
+  common(program.command('watch').argument('[action]', 'list | add <dir> | rm <id>').argument('[arg]'))
+    .description('watch folders: files that land in them are encoded while `serve` runs')
+    .option('-p, --preset <id>', 'preset id', 'h264-fast')
+    .option('-o, --out <dir>', 'output folder (required for add)')
+    .option('--recursive', 'watch sub-folders too')
+    .option('--after <action>', 'keep (default) or archive:<dir> — move the source there once its output is verified', 'keep')
+    .option('--include <glob>', 'only files matching (repeatable; default: video extensions)', collect)
+    .option('--exclude <glob>', 'leave matching files or folders out (repeatable)', collect)
+    .option('--stable <s>', 'seconds a file must stay unchanged before it is queued (default 10, 30 on network mounts)')
+    .action((action: string | undefined, arg: string | undefined, o: Opts) => run(runWatch(action, arg, o as never, term)));
 
   remoteOptions(common(program.command('status')))
     .description('recent batches and the jobs of one batch (here, or of a running coordinator)')

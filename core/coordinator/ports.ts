@@ -204,6 +204,51 @@ export interface DeviceRow extends DeviceAnnouncement {
   updatedAt: number;
 }
 
+/** What happens to a watched source once its output is verified and committed. Never delete. */
+export type WatchAfterAction = { kind: 'keep' } | { kind: 'archive'; dir: string };
+
+export type WatchFolderState = 'unknown' | 'online' | 'offline';
+
+/** A watch folder as configured (CLI, API); paths absolute. */
+export interface NewWatchFolder {
+  path: string;
+  presetId: string;
+  outDir: string;
+  recursive: boolean;
+  /** Globs a file must match (any); empty: the video extensions. */
+  include: string[];
+  /** Globs that leave a file (or a folder, when recursive) out. */
+  exclude: string[];
+  after: WatchAfterAction;
+  /** null: the default for the folder's filesystem (longer on network mounts). */
+  stabilityMs: number | null;
+}
+
+export interface WatchFolderRow extends NewWatchFolder {
+  id: number;
+  createdAt: number;
+  state: WatchFolderState;
+  offlineReason: string | null;
+}
+
+/** One version of a file: a new size, mtime or inode (or path) is another version. */
+export interface FileFingerprint {
+  /** Absolute, normalised (see watch/fingerprint.ts). */
+  path: string;
+  size: number;
+  mtimeMs: number;
+  inode: number;
+}
+
+export interface WatchFileRow extends FileFingerprint {
+  id: number;
+  folderId: number;
+  jobId: number | null;
+  batchId: number | null;
+  seenAt: number;
+  archivedPath: string | null;
+}
+
 /**
  * The persistence the coordinator needs. The SQLite implementation lives in `store/`; every write
  * is one `BEGIN IMMEDIATE` transaction, and every write about in-flight work is fenced by epoch.
@@ -317,4 +362,23 @@ export interface JobStore {
   touchAgent(id: string, now: number): void;
   /** Agents that failed this job 3 times or more and no longer get it. */
   blockedAgentsFor(jobId: number): string[];
+
+  listWatchFolders(): WatchFolderRow[];
+  getWatchFolder(id: number): WatchFolderRow | undefined;
+  /** Throws WatchFolderExistsError when the path is watched already. */
+  addWatchFolder(folder: NewWatchFolder, now: number): WatchFolderRow;
+  /** Removes the folder and forgets its file versions; false when there was none. */
+  removeWatchFolder(id: number): boolean;
+  /** Records what the watcher saw; true when the state or reason changed. */
+  setWatchFolderState(id: number, state: WatchFolderState, reason: string | null): boolean;
+  /** The recorded version with exactly this fingerprint, if any. */
+  findWatchFile(folderId: number, fp: FileFingerprint): WatchFileRow | undefined;
+  /** How many versions of this path got a job (the next version's number is this + 1). */
+  countWatchVersions(folderId: number, path: string): number;
+  /** Records a version and its job; false (nothing written) when the fingerprint is known. */
+  recordWatchFile(folderId: number, fp: FileFingerprint, job: { jobId: number; batchId: number }, now: number): boolean;
+  watchFileForJob(jobId: number): WatchFileRow | undefined;
+  setWatchFileArchived(id: number, archivedPath: string): void;
+  /** Versions of the folder whose job is done and whose source was not archived yet. */
+  listUnarchivedDone(folderId: number): WatchFileRow[];
 }

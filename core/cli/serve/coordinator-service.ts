@@ -32,6 +32,8 @@ import type { TelemetrySource } from '../../agent/telemetry/telemetry-source.ts'
 import { attachLocalAgent, isLocalAgentAlive, type LocalAgent } from '../local-farm.ts';
 import { createUploadVerifier } from './upload-verifier.ts';
 import { createFarmMetrics } from './farm-metrics.ts';
+import { createWatchService, type WatchService } from '../../coordinator/watch/watch-service.ts';
+import { watchRoutes } from '../../coordinator/api/watch-routes.ts';
 
 export interface CoordinatorServiceOptions {
   store: JobStore;
@@ -93,6 +95,7 @@ export interface CoordinatorService {
   fingerprint: string | undefined;
   coordinator: Coordinator;
   presets: PresetCatalog;
+  watch: WatchService;
   /** Stops taking connections, hands local work back to the queue, closes everything. */
   close(): Promise<void>;
 }
@@ -130,6 +133,16 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
   const metrics = createFarmMetrics({ coordinator, store, api, now: () => clock.now() });
   const prober = createProber({ ffprobePath: opts.ffmpeg.ffprobePath });
   const inboxDir = path.join(opts.dataDir, 'inbox');
+  // Watch folders: queued files are probed first, so a half-copied or non-video file never becomes a job.
+  const watch = createWatchService({
+    store,
+    clock,
+    logger,
+    presets,
+    prober: sourceProber(prober),
+    submit: (sub) => coordinator.submit(sub),
+    events: coordinator.events,
+  });
   const transfer = createTransferHandlers({
     lease: (jobId, epoch, agentId) => {
       const job = store.getJob(jobId);
@@ -151,6 +164,7 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
   const server = createHttpServer({
     routes: [
       ...apiRoutes({ api, coordinator, enrollment, transfer, metrics: () => metrics.render(), kickAgent: (id) => void sockets.kick(id, 4001, 'revoked') }),
+      ...watchRoutes({ store, presets, cwd: process.cwd(), now: () => clock.now(), reload: () => watch.reload() }),
       ...uiRoutes({
         coordinator,
         store,
@@ -191,6 +205,7 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
     });
   }
   coordinator.start();
+  await watch.start();
   logger.info('coordinator listening', { url: address.url, tls: Boolean(cert), localAgent: Boolean(local) });
 
   let closing: Promise<void> | undefined;
@@ -199,8 +214,10 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
     fingerprint: cert?.fingerprint256,
     coordinator,
     presets,
+    watch,
     close: () =>
       (closing ??= (async () => {
+        await watch.close();
         await local?.detach('coordinator stopping');
         eventsSocket.close();
         await sockets.close();

@@ -10,6 +10,7 @@ import { logPresetsDevices } from './log-presets-devices.ts';
 import { migrate } from './migrate.ts';
 import { queueOrder } from './queue-order.ts';
 import { settings } from './settings.ts';
+import { watchFolders } from './watch.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; created (with its schema) when missing. */
@@ -49,6 +50,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): JobStore {
     ...jobQueries(db),
     ...queueOrder(db),
     ...settings(db),
+    ...watchFolders(db),
     dataVersion: () => db.pragma('data_version', { simple: true }) as number,
     close: () => db.close(),
   };
