@@ -16,7 +16,7 @@ import {
   type Encoded,
 } from '../shared/protocol/index.ts';
 import type { TelemetrySample } from '../shared/telemetry.ts';
-import type { AgentState, AttemptEnd, BatchRow, JobRow, JobStore, NewBatch, QueuePlace } from './ports.ts';
+import type { AgentState, AttemptEnd, BatchRow, JobRow, JobStore, NewBatch, QueuePlace, SourceCheck } from './ports.ts';
 import { DevicePool, DEFAULT_QUARANTINE_AFTER, learnedAnnouncement, type PoolDevice } from './device-pool.ts';
 import { DEFAULT_BUDGET_QUIET_MS } from './session-budget.ts';
 import type { FailurePolicy } from './failure-policy.ts';
@@ -73,6 +73,8 @@ export interface CoordinatorDeps {
   scopeToSubmitted?: boolean;
   /** Whether an agent not connected here is still alive (e.g. a local agent of another process). */
   isForeignAgentAlive?: (agentId: string) => boolean;
+  /** Looked at before each output is committed: a watched source that changed discards it. */
+  sourceCheck?: SourceCheck;
 }
 
 /** A batch as submitted: its settings (the key makes a repeat continue it) and its files. */
@@ -155,6 +157,7 @@ export function createCoordinator(deps: CoordinatorDeps) {
     ended: (jobId, to) => events.emit('ended', { jobId, state: to }),
     deviceChanged: (device) => deviceLearned(device),
     dispatch: () => dispatch(),
+    sourceCheck: deps.sourceCheck,
   });
 
   /** Writes back what was learned about a device (slots, quarantine, its budget) and tells listeners. */

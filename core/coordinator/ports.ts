@@ -250,6 +250,26 @@ export interface WatchFileRow extends FileFingerprint {
 }
 
 /**
+ * Whether a job's source is still the file version it was queued for, looked at just before its
+ * verified output is committed (and before a failed attempt is retried). `same` is also the
+ * answer for every job not from a watch folder.
+ * `reason` is the message the job ends with (it names the file and says what happens next).
+ */
+export type SourceVerdict =
+  | { state: 'same' }
+  /** Another version sits at the path: the output is discarded, the job canceled (the watcher owns the new version). */
+  | { state: 'changed'; reason: string }
+  /** The file is gone while its folder is there: the output is discarded, the job failed. */
+  | { state: 'vanished'; reason: string }
+  /** The file cannot be looked at (its folder is offline): the output is discarded, the job blocked until resumed. */
+  | { state: 'unreachable'; reason: string };
+
+/** Looks at a job's source when an attempt ends (see watch/source-check.ts). */
+export interface SourceCheck {
+  check(job: JobRow): Promise<SourceVerdict>;
+}
+
+/**
  * The persistence the coordinator needs. The SQLite implementation lives in `store/`; every write
  * is one `BEGIN IMMEDIATE` transaction, and every write about in-flight work is fenced by epoch.
  */
@@ -381,4 +401,15 @@ export interface JobStore {
   setWatchFileArchived(id: number, archivedPath: string): void;
   /** Versions of the folder whose job is done and whose source was not archived yet. */
   listUnarchivedDone(folderId: number): WatchFileRow[];
+  /**
+   * Watch folder offline: its queued jobs (batch key starting `scope.batchKeyPrefix`, source under
+   * `scope.root`) → blocked with `reason`; jobs it blocked earlier (reason starting `reasonPrefix`)
+   * get the new reason. Returns the ids newly blocked.
+   */
+  blockWatchFolderJobs(scope: { batchKeyPrefix: string; root: string }, reasonPrefix: string, reason: string): number[];
+  /** The jobs of that scope blocked with a reason starting `reasonPrefix` (what the folder's return releases). */
+  listWatchFolderBlocked(scope: { batchKeyPrefix: string; root: string }, reasonPrefix: string): number[];
+  /** The folder's device id when last seen online as a mount point of its own; null: on its parent's (migration 008). */
+  watchFolderMountDev(id: number): number | null;
+  setWatchFolderMountDev(id: number, dev: number | null): void;
 }

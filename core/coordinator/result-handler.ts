@@ -5,7 +5,7 @@ import { ACTIVE_STATES } from '../shared/job-state.ts';
 import { VerifyFailedError, errorFromInfo, toFarmError, type FarmError } from '../shared/errors.ts';
 import type { Result } from '../shared/protocol/index.ts';
 import { tempPathFor } from '../shared/temp-names.ts';
-import type { AttemptEnd, JobRow, JobStore } from './ports.ts';
+import type { AttemptEnd, JobRow, JobStore, SourceCheck } from './ports.ts';
 import type { DevicePool, PoolDevice } from './device-pool.ts';
 import { decideAttemptEnd, type FailurePolicy } from './failure-policy.ts';
 import { commitOutput } from './output-commit.ts';
@@ -25,12 +25,15 @@ export interface ResultContext {
   ended(jobId: number, to: AttemptEnd['to']): void;
   deviceChanged(device: PoolDevice): void;
   dispatch(): void;
+  /** Watched sources must still be the version their job was queued for; absent: no check. */
+  sourceCheck?: SourceCheck;
 }
 
 /**
  * Ends attempts from agents' results: fenced by (job, epoch) before anything awaits, so a repeated
  * or late result is answered with a conflict and never applied twice. A good result is committed
- * (no-clobber link into place); a failure moves the job as its error's disposition says.
+ * (no-clobber link into place); a failure moves the job as its error's disposition says. Either
+ * way, a watched source that is no longer the job's file version decides the end instead.
  */
 export function createResultHandler(ctx: ResultContext) {
   const { store, pool, clock, logger } = ctx;
@@ -78,6 +81,12 @@ export function createResultHandler(ctx: ResultContext) {
       return undefined;
     }
     ctx.jobChanged(job.id);
+    // As late as possible before the link, so a source replaced during the encode is seen.
+    const discarded = await sourceGate(job);
+    if (discarded) {
+      await removeJobTemps(job.outputPath, job.id, job.epoch);
+      return discarded;
+    }
     try {
       const finalPath = await commitOutput(ok.tempPath, job.outputPath, job.onExists);
       return { to: 'done', finalPath, outputSize: ok.outputSize, encodeMs: ok.encodeMs };
@@ -87,9 +96,33 @@ export function createResultHandler(ctx: ResultContext) {
     }
   }
 
+  /**
+   * How the attempt ends when its source is no longer the version the job was queued for, or
+   * undefined to go on (commit, or handle the failure as usual); see watch/source-check.ts for
+   * the rule. Only jobs from watch folders have a verdict other than `same`.
+   */
+  async function sourceGate(job: JobRow): Promise<AttemptEnd | undefined> {
+    const verdict = ctx.sourceCheck ? await ctx.sourceCheck.check(job) : undefined;
+    switch (verdict?.state) {
+      case undefined:
+      case 'same':
+        return undefined;
+      case 'changed':
+        return { to: 'canceled', error: { kind: 'canceled', message: verdict.reason } };
+      case 'vanished':
+        return { to: 'failed', error: { kind: 'input-invalid', message: verdict.reason }, outcome: 'failed' };
+      case 'unreachable':
+        return { to: 'blocked', error: { kind: 'input-invalid', message: verdict.reason } };
+    }
+  }
+
   async function onFailure(job: JobRow, info: { kind: FarmError['kind']; message: string }): Promise<boolean> {
     const err = job.cancelRequested ? errorFromInfo({ kind: 'canceled', message: 'canceled by user' }) : errorFromInfo(info);
-    const end = decideAttemptEnd(job, err, ctx.policy, clock.now(), ctx.random);
+    // A source changed or deleted mid-encode often makes the encode itself fail (ffmpeg opened the
+    // new file, or none): the same rule applies as at commit, and a retry could only encode a
+    // version that is not this job's. The store's fence still refuses a second end of the attempt.
+    const gated = err.disposition === 'cancel' ? undefined : await sourceGate(job);
+    const end = gated ?? decideAttemptEnd(job, err, ctx.policy, clock.now(), ctx.random);
     if (!finish(job, end, err)) return false;
     await removeJobTemps(job.outputPath, job.id, job.epoch);
     return true;

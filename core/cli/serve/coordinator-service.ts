@@ -34,6 +34,7 @@ import { createUploadVerifier } from './upload-verifier.ts';
 import { createFarmMetrics } from './farm-metrics.ts';
 import { createWatchService, type WatchService } from '../../coordinator/watch/watch-service.ts';
 import { watchRoutes } from '../../coordinator/api/watch-routes.ts';
+import { createSourceCheck } from '../../coordinator/watch/source-check.ts';
 
 export interface CoordinatorServiceOptions {
   store: JobStore;
@@ -122,6 +123,8 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
     presets,
     config: opts.coordinator,
     isForeignAgentAlive: (id) => isLocalAgentAlive(id) || remoteAlive(id),
+    // A watched file replaced or deleted during its encode never gets that encode committed.
+    sourceCheck: createSourceCheck({ store }),
   });
   await coordinator.recover();
 
@@ -141,6 +144,8 @@ export async function startCoordinatorService(opts: CoordinatorServiceOptions): 
     presets,
     prober: sourceProber(prober),
     submit: (sub) => coordinator.submit(sub),
+    // Jobs blocked while their folder was offline go back to the queue (and are dispatched) on its return.
+    resumeJobs: (ids) => coordinator.resumeJobs(ids),
     events: coordinator.events,
   });
   const transfer = createTransferHandlers({

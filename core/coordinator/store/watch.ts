@@ -1,6 +1,9 @@
+import path from 'node:path';
 import type { FileFingerprint, JobStore, NewWatchFolder, WatchFileRow, WatchFolderRow, WatchFolderState } from '../ports.ts';
 import { WatchFolderExistsError } from '../watch/watch-errors.ts';
+import { assertTransition } from '../../shared/job-state.ts';
 import { writeTx, type Db } from './db.ts';
+import { jobWriter } from './job-writer.ts';
 
 type WatchStore = Pick<
   JobStore,
@@ -89,7 +92,7 @@ function toFile(r: FileRecord): WatchFileRow {
 }
 
 /** Watch folders and the fingerprints of the file versions they queued (migration 007). */
-export function watchFolders(db: Db): WatchStore {
+export function watchFolders(db: Db): WatchStore & WatchOfflineStore {
   const all = db.prepare<[], FolderRecord>('SELECT * FROM watch_folders ORDER BY id');
   const byId = db.prepare<[number], FolderRecord>('SELECT * FROM watch_folders WHERE id = ?');
   const byPath = db.prepare<[string], FolderRecord>('SELECT * FROM watch_folders WHERE path = ?');
@@ -114,6 +117,7 @@ export function watchFolders(db: Db): WatchStore {
     WHERE f.folder_id = ? AND f.archived_path IS NULL AND j.state = 'done' ORDER BY f.id`);
 
   return {
+    ...watchOffline(db),
     listWatchFolders: () => all.all().map(toFolder),
     getWatchFolder: (id) => {
       const r = byId.get(id);
@@ -156,5 +160,59 @@ export function watchFolders(db: Db): WatchStore {
       archive.run(archivedPath, id);
     }),
     listUnarchivedDone: (folderId) => unarchivedDone.all(folderId).map(toFile),
+  };
+}
+
+type WatchOfflineStore = Pick<JobStore, 'blockWatchFolderJobs' | 'listWatchFolderBlocked' | 'watchFolderMountDev' | 'setWatchFolderMountDev'>;
+
+/**
+ * What an offline watch folder holds back (point 6 of the watch-folder issue): its queued jobs are
+ * blocked, not failed, and exactly those are found again when it returns. A folder's jobs are the
+ * jobs of its batches whose source lies under its path: the path check keeps a folder that reused
+ * a removed folder's id off the old folder's jobs.
+ */
+function watchOffline(db: Db): WatchOfflineStore {
+  const writeJob = jobWriter(db);
+  const scoped = (columns: string, state: string) => `
+    SELECT ${columns} FROM jobs j JOIN batches b ON b.id = j.batch_id
+    WHERE substr(b.key, 1, length(@keyPrefix)) = @keyPrefix
+      AND substr(j.input_path, 1, length(@dir)) = @dir
+      AND j.state = '${state}'`;
+  const queued = db.prepare<{ keyPrefix: string; dir: string }, { id: number; state: 'queued' }>(`${scoped('j.id, j.state', 'queued')} ORDER BY j.id`);
+  const blocked = db.prepare<{ keyPrefix: string; dir: string; reasonPrefix: string }, { id: number; state: 'blocked'; block_reason: string }>(`
+    ${scoped('j.id, j.state, j.block_reason', 'blocked')}
+      AND substr(j.block_reason, 1, length(@reasonPrefix)) = @reasonPrefix ORDER BY j.id`);
+  const mountDev = db.prepare<[number], number | null>('SELECT mount_dev FROM watch_folders WHERE id = ?').pluck();
+  const setMountDev = db.prepare<[number | null, number]>('UPDATE watch_folders SET mount_dev = ? WHERE id = ?');
+  const params = (scope: { batchKeyPrefix: string; root: string }) => ({
+    keyPrefix: scope.batchKeyPrefix,
+    // A trailing separator, so /in does not take /incoming's jobs.
+    dir: scope.root.endsWith(path.sep) ? scope.root : scope.root + path.sep,
+  });
+
+  const block = writeTx(db, (scope: { batchKeyPrefix: string; root: string }, reasonPrefix: string, reason: string): number[] => {
+    for (const job of blocked.all({ ...params(scope), reasonPrefix })) {
+      if (job.block_reason !== reason) writeJob(job.id, { block_reason: reason });
+    }
+    return queued.all(params(scope)).map((job) => {
+      assertTransition(job.id, job.state, 'blocked');
+      writeJob(job.id, { state: 'blocked', block_reason: reason });
+      return job.id;
+    });
+  });
+
+  return {
+    // Called at every look at an offline folder (every 2 s): a read first, so that nothing to do
+    // takes no write lock (a CLI writing meanwhile would make a write wait, and this one is sync).
+    blockWatchFolderJobs: (scope, reasonPrefix, reason) => {
+      const anyQueued = queued.get(params(scope)) !== undefined;
+      if (!anyQueued && blocked.all({ ...params(scope), reasonPrefix }).every((j) => j.block_reason === reason)) return [];
+      return block(scope, reasonPrefix, reason);
+    },
+    listWatchFolderBlocked: (scope, reasonPrefix) => blocked.all({ ...params(scope), reasonPrefix }).map((j) => j.id),
+    watchFolderMountDev: (id) => mountDev.get(id) ?? null,
+    setWatchFolderMountDev: writeTx(db, (id: number, dev: number | null): void => {
+      setMountDev.run(dev, id);
+    }),
   };
 }

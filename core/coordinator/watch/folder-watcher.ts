@@ -9,6 +9,8 @@ import { planOutputs } from '../intake/plan.ts';
 import { archiveSource } from './archive-source.ts';
 import { createFileFilter, isUnder, type FileFilter } from './file-filter.ts';
 import { fingerprintOf, normalisePath, sameVersion } from './fingerprint.ts';
+import { createOfflineHold, watchBatchKey } from './offline-block.ts';
+import { lookAtRoot, type RootFs } from './root-state.ts';
 import { StabilityTracker, MIN_STABLE_POLLS } from './stability.ts';
 
 export interface FolderWatcherDeps {
@@ -25,6 +27,10 @@ export interface FolderWatcherDeps {
   useEvents?: boolean;
   /** @default 4 — ffprobes at once: a drop of 200 files must not start 200 processes. */
   probeConcurrency?: number;
+  /** blocked → queued, attempts untouched: releases the jobs held while the folder was offline. */
+  resumeJobs: (ids: readonly number[]) => number[];
+  /** The file-system calls that look at the root (a test fakes device ids). */
+  rootFs?: RootFs;
 }
 
 /** A version left alone until it changes: it failed the probe, or (until the next rescan) the open. */
@@ -38,8 +44,9 @@ export type FolderWatcher = ReturnType<typeof createFolderWatcher>;
 /**
  * One watch folder: chokidar events and periodic rescans feed candidates; a candidate becomes a
  * job only when it stayed the same for the stability window, opens for reading and ffprobe reads
- * it; its fingerprint is then recorded so nothing queues that version again. A missing root is
- * reported (offline) and watched for until it returns; nothing is failed meanwhile.
+ * it; its fingerprint is then recorded so nothing queues that version again. A missing,
+ * unreadable or unmounted root is reported (offline) and watched for until it returns; its queued
+ * jobs wait blocked meanwhile, nothing is failed, and they are queued again when it is back.
  */
 export function createFolderWatcher(row: WatchFolderRow, deps: FolderWatcherDeps) {
   const { store, clock, logger } = deps;
@@ -48,7 +55,9 @@ export function createFolderWatcher(row: WatchFolderRow, deps: FolderWatcherDeps
   const excludedDirs = [row.outDir, ...(row.after.kind === 'archive' ? [row.after.dir] : [])].filter((d) => isUnder(d, root));
   const filter: FileFilter = createFileFilter({ root, include: row.include, exclude: row.exclude, excludedDirs });
   const tracker = new StabilityTracker(deps.stabilityMs);
-  const pollMs = Math.max(20, Math.ceil(deps.stabilityMs / MIN_STABLE_POLLS));
+  // Twice the looks the rule needs: a file counts as stable at the first look after its window
+  // ends, so the look interval is how late it can be (bench/watch: window + ~0.35 s at window/3).
+  const pollMs = Math.max(20, Math.ceil(deps.stabilityMs / (2 * MIN_STABLE_POLLS)));
   const rejected = new Map<string, Rejected>();
   const admitting = new Set<string>();
   const archiveTried = new Set<number>();
@@ -57,6 +66,11 @@ export function createFolderWatcher(row: WatchFolderRow, deps: FolderWatcherDeps
   let pollTimer: TimerHandle | undefined;
   let rescanTimer: TimerHandle | undefined;
   let online: boolean | undefined;
+  /** Why the root is offline, as last written to the store. */
+  let offlineWhy: string | undefined;
+  /** The root's own device id while it is a mount point (see root-state.ts); loaded at the first look. */
+  let mountDev: number | null | undefined;
+  const offlineHold = createOfflineHold(row.id, root, { store, resumeJobs: deps.resumeJobs });
   let closed = false;
   const fields = { folder: row.id, path: root };
   const probeSlots = { free: deps.probeConcurrency ?? 4, waiters: [] as (() => void)[] };
@@ -176,7 +190,8 @@ export function createFolderWatcher(row: WatchFolderRow, deps: FolderWatcherDeps
         schedulePoll();
         return;
       }
-      if (!closed) queue(fp);
+      // Gone offline while this was probed: the version is found again when the folder returns.
+      if (!closed && online) queue(fp);
     } finally {
       admitting.delete(fp.path);
     }
@@ -193,7 +208,7 @@ export function createFolderWatcher(row: WatchFolderRow, deps: FolderWatcherDeps
     // a later version commits with a suffix: its output never replaces the earlier one's.
     const version = store.countWatchVersions(row.id, fp.path) + 1;
     const res = deps.submit({
-      key: `watch:${row.id}:v${version}`,
+      key: watchBatchKey(row.id, version),
       label: version === 1 ? `watch ${root}` : `watch ${root} (version ${version})`,
       presetId: row.presetId,
       outDir: row.outDir,
@@ -232,6 +247,24 @@ export function createFolderWatcher(row: WatchFolderRow, deps: FolderWatcherDeps
     await sweepArchive();
   }
 
+  /**
+   * What chokidar leaves alone. It gives every file it keeps an fs.watch of its own (an inotify
+   * watch and a handle: ~7 KB and 0.2 ms of start-up each, 375 MB for a library of 50,000 files),
+   * worth it only for a file that may still become a job. A version already queued or refused,
+   * or a name the filter never takes, is left to its folder's watch: a change to it or a new
+   * file under its name makes chokidar re-read the folder and judge the entry again.
+   */
+  function ignoredByEvents(abs: string, st: Stats | undefined): boolean {
+    if (!st) return false;
+    if (st.isDirectory()) return !filter.entersDir(abs);
+    if (!st.isFile()) return false;
+    if (!filter.takesFile(abs)) return true;
+    const fp = fingerprintOf(abs, st);
+    const r = rejected.get(abs);
+    if (r && !r.untilRescan && sameVersion(r.fp, fp)) return true;
+    return store.findWatchFile(row.id, fp) !== undefined;
+  }
+
   async function startEvents(): Promise<void> {
     if (deps.useEvents === false || watcher) return;
     const w = watch(root, {
@@ -239,7 +272,7 @@ export function createFolderWatcher(row: WatchFolderRow, deps: FolderWatcherDeps
       followSymlinks: false,
       ignorePermissionErrors: true,
       ...(row.recursive ? {} : { depth: 0 }),
-      ignored: (p: string, st?: Stats) => Boolean(st?.isDirectory()) && !filter.entersDir(normalisePath(p)),
+      ignored: (p: string, st?: Stats) => ignoredByEvents(normalisePath(p), st),
     });
     watcher = w;
     w.on('add', (p) => track(consider(p)));
@@ -254,31 +287,52 @@ export function createFolderWatcher(row: WatchFolderRow, deps: FolderWatcherDeps
     await w?.close();
   }
 
-  /** Looks at the root: reports it offline (once) when it is gone, resumes when it is back. */
+  /**
+   * Looks at the root. Offline: reported, events stopped, queued jobs blocked — at every look, so
+   * a job requeued since (a lost lease) is held too. Back online: exactly the jobs it blocked are
+   * queued again, then a scan finds what arrived meanwhile (fingerprints keep the rest from
+   * queueing twice).
+   */
   async function checkRoot(): Promise<boolean> {
-    let reason: string | null = null;
-    try {
-      const st = await fsp.stat(root);
-      if (!st.isDirectory()) reason = 'not a folder';
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      reason = code === 'ENOENT' ? 'folder missing (deleted, renamed or not mounted)' : `cannot read folder (${code ?? String(err)})`;
-    }
+    if (mountDev === undefined) mountDev = store.watchFolderMountDev(row.id);
+    const look = await lookAtRoot(root, mountDev, deps.rootFs);
     if (closed) return false;
-    const nowOnline = reason === null;
-    if (nowOnline === online) return nowOnline;
-    online = nowOnline;
-    store.setWatchFolderState(row.id, nowOnline ? 'online' : 'offline', reason);
-    if (!nowOnline) {
-      logger.warn('watch: folder offline; nothing is failed, watching for it to return', { ...fields, reason });
-      tracker.clear();
-      await stopEvents();
-    } else {
-      logger.info('watch: folder online', fields);
-      await startEvents();
-      await scan();
+    if (!look.online) {
+      const wentOffline = online !== false;
+      online = false;
+      if (wentOffline) {
+        tracker.clear();
+        await stopEvents();
+      }
+      // Written before it is remembered: should the store refuse (busy), the next look tries again.
+      if (look.why !== offlineWhy) {
+        store.setWatchFolderState(row.id, 'offline', look.why);
+        offlineWhy = look.why;
+      }
+      const held = offlineHold.hold(look.why);
+      if (wentOffline) {
+        logger.warn('watch: folder offline; its queued jobs wait blocked, nothing is failed', { ...fields, reason: look.why, blocked: held.length });
+      } else if (held.length) {
+        logger.warn('watch: folder still offline; more jobs blocked', { ...fields, reason: look.why, blocked: held.length });
+      }
+      return false;
     }
-    return nowOnline;
+    if (look.mountDev !== mountDev) {
+      store.setWatchFolderMountDev(row.id, look.mountDev);
+      mountDev = look.mountDev;
+    }
+    if (online) return true;
+    // Released before the folder counts as online: should that fail, the next look tries again
+    // instead of finding it online and leaving the jobs blocked. Before the scan too, so the
+    // scan finds their files fingerprinted and queues nothing twice.
+    const released = offlineHold.release();
+    store.setWatchFolderState(row.id, 'online', null);
+    online = true;
+    offlineWhy = undefined;
+    logger.info('watch: folder online', { ...fields, ...(mountDev !== null && { mountDev }), released: released.length });
+    await startEvents();
+    await scan();
+    return true;
   }
 
   function scheduleRescan(): void {

@@ -5,6 +5,7 @@ import type { CoordinatorEvents, PresetSource, Submission, SubmitResult } from '
 import type { JobStore, SourceProber, WatchFolderRow } from '../ports.ts';
 import { createFolderWatcher, type FolderWatcher } from './folder-watcher.ts';
 import { mountKindOf, type MountKind } from './mount-kind.ts';
+import type { RootFs } from './root-state.ts';
 
 export interface WatchConfig {
   /** @default 300000 — full rescans, because file-system events get lost. */
@@ -38,6 +39,14 @@ export interface WatchServiceDeps {
   events?: Pick<EventEmitter<CoordinatorEvents>, 'on' | 'off'>;
   config?: Partial<WatchConfig>;
   mountKind?: (dir: string) => MountKind;
+  /**
+   * blocked → queued for the jobs an offline folder held, attempts untouched. Pass the
+   * coordinator's `resumeJobs` (it tells the UI and dispatches at once); the default is the
+   * store's transition alone, which waits for the coordinator's next dispatch.
+   */
+  resumeJobs?: (ids: readonly number[]) => number[];
+  /** The file-system calls that look at each root (a test fakes device ids). */
+  rootFs?: RootFs;
 }
 
 export type WatchService = ReturnType<typeof createWatchService>;
@@ -55,6 +64,7 @@ export function createWatchService(deps: WatchServiceDeps) {
   const { store, clock, logger } = deps;
   const config: WatchConfig = { ...DEFAULT_WATCH_CONFIG, ...deps.config };
   const mountKind = deps.mountKind ?? ((dir: string) => mountKindOf(dir));
+  const resumeJobs = deps.resumeJobs ?? ((ids: readonly number[]) => store.resumeJobs(ids, clock.now()));
   const folders = new Map<number, { key: string; watcher: FolderWatcher }>();
   let syncTimer: TimerHandle | undefined;
   let syncing: Promise<void> | undefined;
@@ -90,6 +100,8 @@ export function createWatchService(deps: WatchServiceDeps) {
         stabilityMs: windowFor(row),
         rescanMs: config.rescanMs,
         useEvents: config.useEvents,
+        resumeJobs,
+        ...(deps.rootFs && { rootFs: deps.rootFs }),
       });
       folders.set(row.id, { key: settingsKey(row), watcher });
       logger.info('watch: folder started', { folder: row.id, path: watcher.root, stabilityMs: watcher.stabilityMs, recursive: row.recursive });

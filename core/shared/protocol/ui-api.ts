@@ -133,3 +133,61 @@ export type PresetEntry = z.infer<typeof PresetEntrySchema>;
 export type HistoryResponse = z.infer<typeof HistoryResponseSchema>;
 export type FarmSettings = z.infer<typeof FarmSettingsSchema>;
 export type SettingsResponse = z.infer<typeof SettingsResponseSchema>;
+
+/** A watch folder as GET/POST /watch show it (the store's row, flattened for a form). */
+export const WatchFolderViewSchema = z.object({
+  id,
+  path: z.string(),
+  presetId: z.string(),
+  outDir: z.string(),
+  recursive: z.boolean(),
+  /** Globs a file must match (any); empty: the video extensions. */
+  include: z.array(z.string()),
+  exclude: z.array(z.string()),
+  /** What happens to a source once its output is verified: kept, or moved to `archiveDir`. Never deleted. */
+  afterAction: z.enum(['keep', 'archive']),
+  archiveDir: z.string().nullable(),
+  /** How long a file must stay unchanged; null: the default for its filesystem (10 s, 30 s on a network mount). */
+  stabilityMs: z.number().int().nullable(),
+  /** Offline: missing, unreadable or unmounted (its queued jobs wait blocked), or not looked at yet. */
+  state: z.enum(['online', 'offline']),
+  offlineReason: z.string().nullable(),
+  createdAt: z.number(),
+});
+export const WatchFoldersResponseSchema = z.object({ folders: z.array(WatchFolderViewSchema) });
+/** POST /watch answers the folder as stored. */
+export const WatchFolderResponseSchema = z.object({ folder: WatchFolderViewSchema });
+
+const absolutePath = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(4096, 'must be at most 4096 characters')
+  .refine(isAbsolutePath, 'must be an absolute path');
+
+/**
+ * POST /watch: a folder to watch. Paths must be absolute (the coordinator's working directory means
+ * nothing to a browser); the coordinator then checks the folder exists and the preset is known.
+ */
+export const WatchFolderCreateSchema = z
+  .object({
+    path: absolutePath,
+    presetId: z.string().min(1, 'must not be empty').max(64),
+    outDir: absolutePath,
+    recursive: z.boolean().default(false),
+    include: z.array(z.string().min(1).max(500)).max(100).default([]),
+    exclude: z.array(z.string().min(1).max(500)).max(100).default([]),
+    afterAction: z.enum(['keep', 'archive'], { error: 'must be keep or archive' }).default('keep'),
+    /** Required with afterAction archive, null otherwise. */
+    archiveDir: absolutePath.nullable().default(null),
+    stabilityMs: z.number().int('must be a whole number of ms').min(1, 'must be at least 1 ms').max(86_400_000, 'must be at most a day').nullable().default(null),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.afterAction === 'archive' && v.archiveDir === null) ctx.addIssue({ code: 'custom', path: ['archiveDir'], message: 'required when afterAction is archive' });
+    if (v.afterAction === 'keep' && v.archiveDir !== null) ctx.addIssue({ code: 'custom', path: ['archiveDir'], message: 'must be null unless afterAction is archive' });
+  });
+
+export type WatchFolderView = z.infer<typeof WatchFolderViewSchema>;
+export type WatchFoldersResponse = z.infer<typeof WatchFoldersResponseSchema>;
+export type WatchFolderResponse = z.infer<typeof WatchFolderResponseSchema>;
+export type WatchFolderCreate = z.input<typeof WatchFolderCreateSchema>;

@@ -16,10 +16,13 @@ import {
   SettingsResponseSchema,
   StatusResponseSchema,
   SubmitResponseSchema,
+  WatchFolderResponseSchema,
+  WatchFoldersResponseSchema,
   type FarmSettings,
   type JobActionRequest,
   type JobsQuery,
   type SubmitRequest,
+  type WatchFolderCreate,
 } from '../../../core/shared/protocol/index.ts';
 
 /** A refusal from the coordinator (or no answer at all: status 0), with what to show the user. */
@@ -138,6 +141,9 @@ export function createApiClient(opts: ApiClientOptions) {
       call('GET', `/history${queryString(q)}`, HistoryResponseSchema),
     settings: () => call('GET', '/settings', SettingsResponseSchema),
     updateSettings: (patch: Partial<FarmSettings>) => call('PUT', '/settings', SettingsResponseSchema, patch),
+    watchFolders: () => call('GET', '/watch', WatchFoldersResponseSchema),
+    addWatchFolder: (body: WatchFolderCreate) => call('POST', '/watch', WatchFolderResponseSchema, body),
+    removeWatchFolder: (id: number) => call('DELETE', `/watch/${id}`, OkSchema),
   };
 }
 

@@ -107,9 +107,12 @@ describe('watch folders', () => {
     const data = await readFile(clip);
     const target = path.join(s.root, 'slow.mp4');
     const fh = await open(target, 'w');
-    // 8 chunks, 1 s apart: each pause is shorter than the window, so the file never looks stable.
-    const chunks = 8;
+    // 20 chunks over 20 s, as a slow download or NAS copy writes: each pause is shorter than the
+    // window (with room for a loaded machine's late timers), so the file never looks stable, while
+    // the copy as a whole lasts many windows long.
+    const chunks = 20;
     const size = Math.ceil(data.length / chunks);
+    const started = Date.now();
     for (let i = 0; i < chunks; i++) {
       await fh.write(data.subarray(i * size, (i + 1) * size));
       await fh.sync();
@@ -117,10 +120,11 @@ describe('watch folders', () => {
       expect(s.jobs(), `queued after chunk ${i + 1} of ${chunks}`).toEqual([]);
     }
     await fh.close();
-    const [job] = await waitFor('the job', () => s.jobs().length === 1 && s.jobs(), 15_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(20_000);
+    const [job] = await waitFor('the job', () => s.jobs().length === 1 && s.jobs(), 10_000);
     expect(job!.inputPath).toBe(target);
     expect(s.store.findWatchFile(1, { path: target, size: data.length, mtimeMs: (await import('node:fs')).statSync(target).mtimeMs, inode: (await import('node:fs')).statSync(target).ino })).toBeDefined();
-  }, 40_000);
+  }, 35_000);
 
   it('turns 200 files dropped at once into exactly 200 jobs, even with rescans and a restart', async () => {
     const s = await setup({ stabilityMs: 600 });
