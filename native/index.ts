@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { NvmlApi } from '../core/agent/telemetry/nvml-source.ts';
 
 /**
  * Typed loader for the NVML telemetry addon (native/src/addon.cc). Only the composition root
@@ -13,38 +14,18 @@ import { z } from 'zod';
  * way `loadNvml` answers `{ ok: false, reason }` and the caller falls back to nvidia-smi or none.
  */
 
-/** One GPU's raw figures; null where NVML refused the query or lacks the function (see `errors`). */
-export interface NvmlDeviceFigures {
-  index: number;
-  uuid: string | null;
-  name: string | null;
-  pciBusId: string | null;
-  memoryUsedBytes: number | null;
-  memoryTotalBytes: number | null;
-  temperatureC: number | null;
-  /** Percent over NVML's last sample period. */
-  gpuUtil: number | null;
-  encoderUtil: number | null;
-  decoderUtil: number | null;
-  encoderSessions: number | null;
-  encoderFps: number | null;
-  encoderLatencyUs: number | null;
-  /** Remaining encoder capacity per codec, percent. */
-  encoderCapacity: { h264: number | null; hevc: number | null; av1: number | null };
-  /** Why a figure is null, by figure (`encoderStats`, `encoderCapacity.av1`, `handle`, …): NVML's own words. */
-  errors: Record<string, string>;
-}
+// The figures and the call shape are core/agent's NvmlApi port (core may not import native/, so
+// the port is declared there and the addon is checked against it here).
+export type { NvmlDeviceFigures } from '../core/agent/telemetry/nvml-source.ts';
 
-export interface NvmlAddon {
+/**
+ * The loaded addon: the NvmlApi port plus the library it opened. `init` throws NvmlUnavailableError
+ * (e.g. "Driver Not Loaded") and is counted (pair each with `shutdown`); `deviceCount` throws with
+ * NVML's reason when it cannot count.
+ */
+export interface NvmlAddon extends NvmlApi {
   /** The library file that was opened (e.g. `libnvidia-ml.so.1`). */
   readonly library: string;
-  /** nvmlInit; throws NvmlUnavailableError (e.g. "Driver Not Loaded"). Counted: pair each with `shutdown`. */
-  init(): void;
-  /** Throws (with NVML's reason) when NVML cannot count its devices. */
-  deviceCount(): number;
-  device(index: number): NvmlDeviceFigures;
-  driverVersion(): string | null;
-  shutdown(): void;
 }
 
 export type NvmlLoad = { ok: true; nvml: NvmlAddon } | { ok: false; reason: string };
