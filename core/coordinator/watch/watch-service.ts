@@ -77,9 +77,10 @@ export function createWatchService(deps: WatchServiceDeps) {
 
   async function syncOnce(): Promise<void> {
     const rows = store.listWatchFolders();
-    const ids = new Set(rows.map((r) => r.id));
+    const byId = new Map(rows.map((r) => [r.id, r]));
     for (const [id, f] of folders) {
-      if (ids.has(id) && rows.find((r) => r.id === id) && settingsKey(rows.find((r) => r.id === id)!) === f.key) continue;
+      const row = byId.get(id);
+      if (row && settingsKey(row) === f.key) continue;
       folders.delete(id);
       await f.watcher.close();
       logger.info('watch: folder stopped', { folder: id, path: f.watcher.root });
@@ -125,7 +126,8 @@ export function createWatchService(deps: WatchServiceDeps) {
   }
 
   const onEnded = ({ jobId, state }: { jobId: number; state: string }) => {
-    if (state !== 'done') return;
+    // Every finished job of the farm passes here: no lookup at all while nothing is watched.
+    if (state !== 'done' || folders.size === 0) return;
     const file = store.watchFileForJob(jobId);
     if (file) folders.get(file.folderId)?.watcher.archiveDone(file);
   };
